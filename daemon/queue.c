@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* placeholder: implemented in its own change */
+extern int pstream_placeholder_daemon_queue_c;

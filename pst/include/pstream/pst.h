@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * pst.h - decoding of Outlook PST/OST files ([MS-PST]) over byte buffers.
+ *
+ * Owns the NDB, LTP and messaging layers: header, CRCs, encodings, B-trees,
+ * blocks, heap-on-node, property and table contexts.  Never does I/O, never
+ * logs, keeps no global state: it parses buffers that daemon/ reads through
+ * io/, and says which bytes it needs next (pull model):
+ *
+ *     struct pst_want want;
+ *     while ((r = pst_store_info(f, &info, &want)) == -EAGAIN)
+ *             pst_file_feed(f, want.offset, bytes_read_at(want.offset, want.len), n);
+ *
+ * Operations are restartable: when one needs bytes it has not been fed, it
+ * returns -EAGAIN with *want filled; the caller feeds them and calls the same
+ * operation again, which resumes from its cache of fed pages and blocks.
+ *
+ * Errors: -EBADMSG corrupt input (detail in struct pst_diag), -ENOTSUP valid
+ * but unsupported, -EAGAIN more bytes needed, -ENOMEM, -EFBIG a limit hit.
+ * Every offset, count, size and depth taken from the file is checked.
+ *
+ * Threads: a struct pst_file is used by one thread at a time.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PST_HEADER_SIZE 564u /* bytes to read to parse any variant's header */
+
+enum pst_format {
+        PST_FORMAT_ANSI,      /* wVer 14/15, 32-bit */
+        PST_FORMAT_UNICODE,   /* wVer 21/23, 64-bit */
+        PST_FORMAT_UNICODE4K, /* wVer 36, 4 KiB pages (OST 2013+) */
+};
+
+enum pst_kind {
+        PST_KIND_PST, /* wMagicClient "SM" */
+        PST_KIND_OST, /* "SO" */
+        PST_KIND_PAB, /* "AB" */
+};
+
+enum pst_crypt {
+        PST_CRYPT_NONE = 0,
+        PST_CRYPT_PERMUTE = 1,
+        PST_CRYPT_CYCLIC = 2,
+};
+
+struct pst_diag {
+        char msg[256]; /* what is wrong, naming the structure, NID/BID and offset */
+        uint64_t offset;
+};
+
+struct pst_header {
+        enum pst_kind kind;
+        enum pst_format format;
+        enum pst_crypt crypt;
+        uint16_t wver;
+        uint16_t wver_client;
+        bool crc_partial_ok;
+        bool crc_full_ok;   /* true for ANSI, which has no full CRC */
+        uint64_t file_eof;  /* ibFileEof */
+        uint64_t nbt_bid, nbt_ib; /* root of the node B-tree */
+        uint64_t bbt_bid, bbt_ib; /* root of the block B-tree */
+        uint8_t amap_valid;
+};
+
+/* Does buf (len bytes from offset 0) start with the PST magic "!BDN"? */
+bool pst_magic_ok(const void *buf, size_t len);
+
+/* Parse the file header from the first len bytes (PST_HEADER_SIZE is always
+ * enough).  Returns 0 even when a CRC is wrong (see crc_*_ok); -EBADMSG when
+ * the magic, version, client magic or encryption method is not a PST's. */
+int pst_header_parse(const void *buf, size_t len, struct pst_header *ret, struct pst_diag *diag);
+
+const char *pst_format_name(enum pst_format f); /* "ansi", "unicode", "unicode4k" */
+const char *pst_kind_name(enum pst_kind k);     /* "pst", "ost", "pab" */
+const char *pst_crypt_name(enum pst_crypt c);   /* "none", "permute", "cyclic" */
+
+/* PST CRC-32 ([MS-PST] 5.3): reflected 0xEDB88320, init 0, no final xor. */
+uint32_t pst_crc32(uint32_t crc, const void *data, size_t len);
+
+/* ---- a file being decoded -------------------------------------------- */
+
+struct pst_want {
+        uint64_t offset;
+        uint32_t len;
+};
+
+struct pst_limits {
+        uint64_t max_cache_bytes; /* fed bytes kept at most (default 64 MiB) */
+        unsigned max_depth;       /* B-tree / data-tree / nesting depth (default 32) */
+};
+
+struct pst_file;
+
+/* Create a decoder for a file of file_size bytes whose header bytes (at
+ * least PST_HEADER_SIZE, fewer only if the file is that short) are given. */
+int pst_file_new(const void *header, size_t len, uint64_t file_size, const struct pst_limits *lim,
+                 struct pst_file **ret, struct pst_diag *diag);
+struct pst_file *pst_file_free(struct pst_file *f);
+
+const struct pst_header *pst_file_header(const struct pst_file *f);
+
+/* Feed bytes the decoder asked for (data is copied).  len may be shorter
+ * than asked at EOF. */
+int pst_file_feed(struct pst_file *f, uint64_t offset, const void *data, size_t len);
+
+/* Message-store facts (NID 0x21) for inventory. */
+struct pst_store_info {
+        bool has_password;      /* PidTagPstPassword non-zero (OSTs store 0xFFFFFFFF: false) */
+        uint32_t password_crc;
+        char display_name[256]; /* UTF-8, "" if absent */
+};
+
+int pst_store_info(struct pst_file *f, struct pst_store_info *ret, struct pst_want *want,
+                   struct pst_diag *diag);
