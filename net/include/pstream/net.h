@@ -17,6 +17,7 @@
  *   -ENOENT     404 (container or blob missing)
  *   -ETIMEDOUT  stall or timeout after all retries
  *   -ECONNRESET connection failures after all retries
+ *   -EPERM      TLS verification failed (never retried, no payload sent)
  *   -ECANCELED  the uploader was shut down
  *   -EINVAL     bad configuration (URL, key)
  *
@@ -144,6 +145,8 @@ struct net_req {
         uint64_t crc64;         /* CRC-64/NVME of the body, computed by the caller */
         bool if_none_match;     /* send If-None-Match: * (create only) */
         const char *content_md5; /* base64 whole-blob MD5 for x-ms-blob-content-md5, or NULL */
+        const char *content_type; /* x-ms-blob-content-type of the blob (PUT_BLOB, PUT_BLOCK_LIST),
+                                   * NULL for application/octet-stream */
         net_done_fn done;       /* called exactly once, from net_run() */
         void *userdata;
         /* private to net/ below */
