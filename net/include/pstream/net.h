@@ -203,6 +203,14 @@ int64_t net_parse_retry_after(const char *retry_after, const char *retry_after_m
 /* Is this HTTP status retried? 408, 429, 500, 502, 503, 504. */
 bool net_status_retryable(long status);
 
+/* Extract <Code> and <Message> from an Azure XML error body of len bytes
+ * (not NUL-terminated; hostile input).  Always NUL-terminates both outputs
+ * (empty when absent); the message is redacted and made one printable
+ * line.  Returns 0 when a code was found, -ENOMSG when none, -EBADMSG when
+ * the <Code> text is not an identifier (code then left empty). */
+int net_parse_error_body(const char *body, size_t len, char *code, size_t codelen, char *msg,
+                         size_t msglen);
+
 /* Shared Key signature of a canonical request (Authorization header value
  * "SharedKey account:sig").  Exposed for the documented-example tests. */
 int net_sharedkey_sign(const char *account, const char *key_base64, const char *string_to_sign,
