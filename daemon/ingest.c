@@ -1,3 +1,1149 @@
-/* SPDX-License-Identifier: MIT */
-/* placeholder: implemented in its own change */
-extern int pstream_placeholder_daemon_ingest_c;
+/* SPDX-License-Identifier: MIT
+ *
+ * ingest.c - the verbatim pipeline: every PST/OST found becomes one block
+ * blob, byte for byte.
+ *
+ *   reader thread   opens sources, plans blocks, reads them through io/
+ *        │ work queue (jobs: one block each, holding an io_buf)
+ *   worker pool     CRC-64 of each block (sent as x-ms-content-crc64), and the
+ *        │          file's XXH3-128, fed in block order
+ *        │ upload queue
+ *   uploader thread Put Blob / Put Block / Put Block List through net/
+ *
+ * Memory is the buffer pool (--memory) plus small per-file records: the
+ * reader can only read what the pool lends it, and buffers go back when the
+ * service acknowledged a block.  Queues are bounded; no stage waits on a
+ * later one while holding something the later one needs.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "ingest.h"
+#include "io/base/macro.h"
+#include "json.h"
+#include "log.h"
+#include "options.h"
+#include "progress.h"
+#include "pstream/io.h"
+#include "pstream/net.h"
+#include "queue.h"
+#include "rules.h"
+#include "scan.h"
+
+#define PST_CONTENT_TYPE "application/vnd.ms-outlook"
+
+enum file_state {
+        FILE_PENDING,
+        FILE_DONE,    /* committed */
+        FILE_FAILED,
+};
+
+struct pipeline;
+
+struct file {
+        struct pipeline *p;
+        struct scan_entry *e; /* borrowed from the scan result */
+        char *blob;           /* name under the URL's prefix */
+        uint64_t size;        /* as read (fstat at open) */
+        struct net_plan plan;
+
+        /* reader thread */
+        struct io_file src;
+        bool open;
+        uint32_t reads_inflight;
+        bool all_submitted;
+
+        /* set by the reader before it hands over the file's last block, read
+         * by the uploader after that block arrives (ordered by the queues):
+         * 1 read completely and unchanged, <0 the error. */
+        atomic_int read_status;
+        /* set when the file failed: the reader stops reading it */
+        atomic_bool aborted;
+
+        /* workers: XXH3-128 over the blocks in order */
+        pthread_mutex_t hash_lock;
+        XXH3_state_t *xxh;
+        uint32_t next_hash;
+        struct pending *pending; /* blocks that arrived before their turn, sorted */
+        XXH128_hash_t digest;
+        bool hashed;
+
+        /* uploader thread */
+        enum file_state state;
+        uint32_t staged;
+        uint32_t outstanding; /* requests submitted, not finished */
+        struct net_req commit;
+        char error[512];
+        struct file *dup_of; /* same content as an earlier file */
+};
+
+struct pending {
+        uint32_t index;
+        struct io_buf *buf;
+        struct pending *next;
+};
+
+enum job_kind {
+        JOB_BLOCK,
+        JOB_FILE_ERROR, /* the reader gave up on the file; error in ->error */
+        JOB_STOP,       /* workers: exit */
+};
+
+struct job {
+        enum job_kind kind;
+        struct file *f;
+        uint32_t index;
+        int error;
+        struct io_buf *buf; /* NULL for a 0-byte file */
+        uint64_t crc;
+        struct net_req req;
+};
+
+struct pipeline {
+        const struct ingest_cfg *cfg;
+        struct file *files;
+        size_t nfiles;
+        struct io_pool *pool;
+        struct io_reader *reader;
+        struct net_uploader *up;
+        struct queue *work_q, *up_q;
+        struct progress progress;
+
+        atomic_bool stop;      /* fatal error or signal: read no more */
+        atomic_uint workers_alive;
+        atomic_bool reader_done;
+        atomic_int fatal;      /* first fatal error, -errno */
+        char fatal_msg[1024];
+        unsigned files_final;  /* uploader thread */
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+        got_signal = sig;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct job *job_new(enum job_kind kind, struct file *f)
+{
+        struct job *j = calloc(1, sizeof(*j));
+
+        if (j) {
+                j->kind = kind;
+                j->f = f;
+        }
+        return j;
+}
+
+static void job_free(struct job *j)
+{
+        if (!j)
+                return;
+        io_buf_unref(j->buf);
+        free(j);
+}
+
+static void set_fatal(struct pipeline *p, int error, const char *msg)
+{
+        int expected = 0;
+
+        if (atomic_compare_exchange_strong(&p->fatal, &expected, error < 0 ? error : -EIO))
+                snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s", msg);
+        atomic_store(&p->stop, true);
+}
+
+/* ---- reader thread ---------------------------------------------------- */
+
+/* A file's reads are all done: check that the source did not change while
+ * it was read (a torn copy must never be committed), then close it. */
+static void reader_finish_file(struct file *f)
+{
+        int st = atomic_load(&f->read_status);
+
+        if (st == 0) {
+                int r = io_file_changed(&f->src);
+                st = r == 0 ? 1 : r > 0 ? -ESTALE : r;
+                atomic_store(&f->read_status, st);
+        }
+        if (f->open) {
+                io_file_close(&f->src);
+                f->open = false;
+        }
+}
+
+static void reader_fail_file(struct pipeline *p, struct file *f, int error, const char *fmt, ...)
+        _printf_(4, 5);
+
+static void reader_fail_file(struct pipeline *p, struct file *f, int error, const char *fmt, ...)
+{
+        struct job *j = job_new(JOB_FILE_ERROR, f);
+        va_list ap;
+
+        atomic_store(&f->aborted, true);
+        atomic_store(&f->read_status, error < 0 ? error : -EIO);
+        if (!j) {
+                set_fatal(p, -ENOMEM, "out of memory");
+                return;
+        }
+        j->error = error;
+        va_start(ap, fmt);
+        vsnprintf(f->error, sizeof(f->error), fmt, ap);
+        va_end(ap);
+        queue_push(p->up_q, j);
+        net_wakeup(p->up);
+}
+
+/* Hand a completed read to the workers. */
+static void reader_dispatch(struct pipeline *p, struct io_done *d)
+{
+        struct job *j = d->tag;
+        struct file *f = j->f;
+        uint64_t want = j->index + 1 == f->plan.nblocks
+                                ? f->size - (uint64_t)j->index * f->plan.block_size
+                                : f->plan.block_size;
+
+        if (f->plan.single)
+                want = f->size;
+        j->buf = d->buf;
+        f->reads_inflight--;
+
+        if (d->result < 0 || (uint64_t)d->result != want) {
+                if (!atomic_load(&f->aborted)) {
+                        if (d->result < 0)
+                                reader_fail_file(p, f, d->result, "read of block %u failed: %s",
+                                                 j->index, strerror(-d->result));
+                        else
+                                reader_fail_file(p, f, -ESTALE,
+                                                 "source shrank while being read (block %u: %d "
+                                                 "of %" PRIu64 " bytes); rerun to upload it",
+                                                 j->index, d->result, want);
+                }
+                job_free(j);
+                if (f->reads_inflight == 0 && f->all_submitted)
+                        reader_finish_file(f);
+                return;
+        }
+        if (f->reads_inflight == 0 && f->all_submitted)
+                reader_finish_file(f);
+        queue_push(p->work_q, j);
+}
+
+static int reader_reap(struct pipeline *p, bool wait)
+{
+        struct io_done d;
+        int r = io_reader_reap(p->reader, wait, &d);
+
+        if (r < 0)
+                return r;
+        reader_dispatch(p, &d);
+        return 0;
+}
+
+/* Get a buffer for len bytes; while the pool is empty, completed reads are
+ * passed on (they free buffers downstream).  Blocks only when nothing of
+ * ours is in flight, i.e. when the uploader holds every buffer. */
+static int reader_alloc(struct pipeline *p, size_t len, struct io_buf **ret)
+{
+        for (;;) {
+                int r = io_pool_alloc(p->pool, len, false, ret);
+                if (r != -EAGAIN)
+                        return r;
+                if (io_reader_inflight(p->reader) > 0) {
+                        r = reader_reap(p, true);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                return io_pool_alloc(p->pool, len, true, ret);
+        }
+}
+
+static void reader_file(struct pipeline *p, struct file *f)
+{
+        int r;
+
+        r = io_file_open(AT_FDCWD, f->e->path, &f->src);
+        if (r < 0) {
+                reader_fail_file(p, f, r, "cannot open: %s", strerror(-r));
+                return;
+        }
+        f->open = true;
+        f->size = f->src.id.size;
+
+        r = net_plan(f->size, p->cfg->block_size, p->cfg->put_blob_max, &f->plan);
+        if (r < 0) {
+                reader_fail_file(p, f, r, "too large for one block blob (%" PRIu64 " bytes)",
+                                 f->size);
+                reader_finish_file(f);
+                return;
+        }
+        if (!f->plan.single && f->plan.block_size > io_pool_nchunks(p->pool) *
+                                                            io_pool_chunk_size(p->pool)) {
+                reader_fail_file(p, f, -E2BIG,
+                                 "needs %" PRIu64 " MiB blocks, more than --memory allows",
+                                 f->plan.block_size >> 20);
+                reader_finish_file(f);
+                return;
+        }
+
+        if (f->size == 0) {
+                /* Nothing to read: one empty Put Blob. */
+                struct job *j = job_new(JOB_BLOCK, f);
+                if (!j) {
+                        set_fatal(p, -ENOMEM, "out of memory");
+                        return;
+                }
+                f->all_submitted = true;
+                reader_finish_file(f);
+                queue_push(p->work_q, j);
+                return;
+        }
+
+        for (uint32_t b = 0; b < f->plan.nblocks; b++) {
+                uint64_t off = (uint64_t)b * f->plan.block_size;
+                size_t len = f->plan.single ? f->size
+                                            : (size_t)MIN(f->plan.block_size, f->size - off);
+                struct io_buf *buf;
+                struct job *j;
+
+                if (atomic_load(&f->aborted) || atomic_load(&p->stop))
+                        break;
+                r = reader_alloc(p, len, &buf);
+                if (r < 0) {
+                        if (r != -ECANCELED)
+                                reader_fail_file(p, f, r, "no read buffer: %s", strerror(-r));
+                        break;
+                }
+                j = job_new(JOB_BLOCK, f);
+                if (!j) {
+                        io_buf_unref(buf);
+                        set_fatal(p, -ENOMEM, "out of memory");
+                        break;
+                }
+                j->index = b;
+                for (;;) {
+                        r = io_reader_submit(p->reader, f->src.fd, off, len, buf, j);
+                        if (r != -EAGAIN)
+                                break;
+                        r = reader_reap(p, true);
+                        if (r < 0)
+                                break;
+                }
+                if (r < 0) {
+                        io_buf_unref(buf);
+                        job_free(j);
+                        reader_fail_file(p, f, r, "cannot queue read: %s", strerror(-r));
+                        break;
+                }
+                f->reads_inflight++;
+        }
+        f->all_submitted = true;
+        if (f->reads_inflight == 0)
+                reader_finish_file(f);
+}
+
+static void *reader_thread(void *arg)
+{
+        struct pipeline *p = arg;
+
+        for (size_t i = 0; i < p->nfiles && !atomic_load(&p->stop); i++)
+                reader_file(p, &p->files[i]);
+        while (io_reader_inflight(p->reader) > 0)
+                if (reader_reap(p, true) < 0)
+                        break;
+        /* Files whose reads never got going (stop) are closed here. */
+        for (size_t i = 0; i < p->nfiles; i++)
+                if (p->files[i].open)
+                        reader_finish_file(&p->files[i]);
+
+        for (unsigned w = 0; w < p->cfg->workers; w++) {
+                struct job *j = job_new(JOB_STOP, NULL);
+                if (!j) {
+                        /* Workers then find the stop flag on their way out. */
+                        set_fatal(p, -ENOMEM, "out of memory");
+                        break;
+                }
+                queue_push(p->work_q, j);
+        }
+        atomic_store(&p->reader_done, true);
+        net_wakeup(p->up);
+        return NULL;
+}
+
+/* ---- worker pool ------------------------------------------------------ */
+
+static void hash_update(struct file *f, const struct io_buf *buf)
+{
+        if (buf)
+                for (unsigned c = 0; c < buf->nchunks; c++)
+                        XXH3_128bits_update(f->xxh, buf->chunk[c].data, buf->chunk[c].len);
+        f->next_hash++;
+}
+
+/* Feed the file hash in block order.  Blocks may come out of order (reads
+ * complete in any order and workers race), so early ones wait in a short
+ * sorted list; its length is bounded by the buffers in flight. */
+static void hash_block(struct file *f, uint32_t index, struct io_buf *buf)
+{
+        pthread_mutex_lock(&f->hash_lock);
+        if (f->next_hash == UINT32_MAX)
+                goto out; /* abandoned, see below */
+        if (index != f->next_hash) {
+                struct pending *n = malloc(sizeof(*n)), **pp = &f->pending;
+                if (!n) {
+                        /* Without memory the digest can't be completed:
+                         * leave it missing rather than wrong. */
+                        f->next_hash = UINT32_MAX;
+                        goto out;
+                }
+                n->index = index;
+                n->buf = io_buf_ref(buf);
+                while (*pp && (*pp)->index < index)
+                        pp = &(*pp)->next;
+                n->next = *pp;
+                *pp = n;
+                goto out;
+        }
+        hash_update(f, buf);
+        while (f->pending && f->pending->index == f->next_hash) {
+                struct pending *n = f->pending;
+                f->pending = n->next;
+                hash_update(f, n->buf);
+                io_buf_unref(n->buf);
+                free(n);
+        }
+        if (f->next_hash == f->plan.nblocks) {
+                f->digest = XXH3_128bits_digest(f->xxh);
+                f->hashed = true;
+        }
+out:
+        pthread_mutex_unlock(&f->hash_lock);
+}
+
+static void *worker_thread(void *arg)
+{
+        struct pipeline *p = arg;
+
+        for (;;) {
+                struct job *j = queue_pop(p->work_q);
+
+                if (j->kind == JOB_STOP) {
+                        free(j);
+                        break;
+                }
+                if (!atomic_load(&j->f->aborted)) {
+                        uint64_t crc = 0;
+                        if (j->buf)
+                                for (unsigned c = 0; c < j->buf->nchunks; c++)
+                                        crc = net_crc64(crc, j->buf->chunk[c].data,
+                                                        j->buf->chunk[c].len);
+                        j->crc = crc;
+                        hash_block(j->f, j->index, j->buf);
+                }
+                queue_push(p->up_q, j);
+                net_wakeup(p->up);
+        }
+        atomic_fetch_sub(&p->workers_alive, 1);
+        net_wakeup(p->up);
+        return NULL;
+}
+
+/* ---- uploader thread -------------------------------------------------- */
+
+static void file_final(struct pipeline *p, struct file *f, enum file_state st)
+{
+        if (f->state != FILE_PENDING)
+                return;
+        f->state = st;
+        p->files_final++;
+        if (st == FILE_DONE)
+                atomic_fetch_add(&p->progress.files_done, 1);
+        else
+                atomic_fetch_add(&p->progress.files_failed, 1);
+}
+
+static void file_fail(struct pipeline *p, struct file *f, int error, const char *fmt, ...)
+        _printf_(4, 5);
+
+static void file_fail(struct pipeline *p, struct file *f, int error, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (f->state != FILE_PENDING)
+                return;
+        atomic_store(&f->aborted, true);
+        va_start(ap, fmt);
+        vsnprintf(f->error, sizeof(f->error), fmt, ap);
+        va_end(ap);
+        log_error("file=%s blob=%s: %s", f->e->path, f->blob, f->error);
+        file_final(p, f, FILE_FAILED);
+        (void)error;
+}
+
+/* Errors that no other file can escape either: stop the run. */
+static bool error_is_fatal(int r)
+{
+        return r == -EACCES || r == -ENOENT || r == -EPERM || r == -EINVAL;
+}
+
+static void fail_request(struct pipeline *p, struct file *f, const char *what, int r,
+                         const struct net_diag *d)
+{
+        char msg[768];
+
+        snprintf(msg, sizeof(msg), "%s failed: %s%s%s%s%s (HTTP %ld%s%s, %u attempt%s)", what,
+                 d && d->msg[0] ? d->msg : strerror(-r), d && d->error_code[0] ? " [" : "",
+                 d && d->error_code[0] ? d->error_code : "", d && d->error_code[0] ? "]" : "", "",
+                 d ? d->status : 0L, d && d->request_id[0] ? ", request id " : "",
+                 d && d->request_id[0] ? d->request_id : "", d ? d->attempts : 0,
+                 d && d->attempts == 1 ? "" : "s");
+        file_fail(p, f, r, "%s", msg);
+        if (error_is_fatal(r)) {
+                char fm[900];
+                const char *hint = r == -ENOENT  ? "does the container exist?"
+                                   : r == -EPERM ? "TLS verification failed; check --ca-file"
+                                                 : "check the SAS or key and its permissions";
+                snprintf(fm, sizeof(fm), "%s; %s", msg, hint);
+                set_fatal(p, r, fm);
+        }
+}
+
+static void submit_commit(struct pipeline *p, struct file *f);
+
+static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
+{
+        struct job *j = req->userdata;
+        struct file *f = j->f;
+        struct pipeline *p = f->p;
+
+        f->outstanding--;
+        if (r >= 0 && j->buf)
+                atomic_fetch_add(&p->progress.bytes_done, j->buf->len);
+        if (f->state == FILE_PENDING) {
+                if (r < 0) {
+                        char what[64];
+                        if (f->plan.single)
+                                snprintf(what, sizeof(what), "Put Blob");
+                        else
+                                snprintf(what, sizeof(what), "Put Block %u", j->index);
+                        fail_request(p, f, what, r, d);
+                } else if (f->plan.single) {
+                        file_final(p, f, FILE_DONE);
+                } else if (++f->staged == f->plan.nblocks) {
+                        submit_commit(p, f);
+                }
+        }
+        job_free(j);
+}
+
+static void on_commit_finished(struct net_req *req, int r, const struct net_diag *d)
+{
+        struct file *f = req->userdata;
+        struct pipeline *p = f->p;
+
+        f->outstanding--;
+        if (f->state != FILE_PENDING)
+                return;
+        if (r < 0)
+                fail_request(p, f, "Put Block List", r, d);
+        else
+                file_final(p, f, FILE_DONE);
+}
+
+static void submit_commit(struct pipeline *p, struct file *f)
+{
+        int st = atomic_load(&f->read_status);
+        int r;
+
+        if (st < 0) {
+                file_fail(p, f, st, "source changed while it was read: %s; rerun to upload it",
+                          strerror(-st));
+                return;
+        }
+        f->commit = (struct net_req){
+                .op = NET_PUT_BLOCK_LIST,
+                .blob = f->blob,
+                .nblocks = f->plan.nblocks,
+                .content_type = PST_CONTENT_TYPE,
+                .done = on_commit_finished,
+                .userdata = f,
+        };
+        r = net_submit(p->up, &f->commit);
+        if (r < 0) {
+                file_fail(p, f, r, "cannot queue Put Block List: %s", strerror(-r));
+                return;
+        }
+        f->outstanding++;
+}
+
+static void upload_job(struct pipeline *p, struct job *j)
+{
+        struct file *f = j->f;
+        int r;
+
+        if (j->kind == JOB_FILE_ERROR) {
+                if (f->state == FILE_PENDING) {
+                        char msg[sizeof(f->error)];
+                        memcpy(msg, f->error, sizeof(msg));
+                        file_fail(p, f, j->error, "%s", msg);
+                }
+                job_free(j);
+                return;
+        }
+        if (f->state != FILE_PENDING || atomic_load(&p->stop)) {
+                if (f->state == FILE_PENDING && atomic_load(&p->stop))
+                        file_fail(p, f, -ECANCELED, "not uploaded: %s",
+                                  p->fatal_msg[0] ? "run stopped" : "interrupted");
+                job_free(j);
+                return;
+        }
+        if (f->plan.single) {
+                /* One Put Blob commits at once: only send bytes that were
+                 * read whole from an unchanged source. */
+                int st = atomic_load(&f->read_status);
+                if (st < 0) {
+                        file_fail(p, f, st, "source changed while it was read; rerun to upload it");
+                        job_free(j);
+                        return;
+                }
+        }
+        j->req = (struct net_req){
+                .op = f->plan.single ? NET_PUT_BLOB : NET_PUT_BLOCK,
+                .blob = f->blob,
+                .block_index = j->index,
+                .buf = j->buf,
+                .crc64 = j->crc,
+                .content_type = PST_CONTENT_TYPE,
+                .done = on_block_done,
+                .userdata = j,
+        };
+        r = net_submit(p->up, &j->req);
+        if (r < 0) {
+                file_fail(p, f, r, "cannot queue upload: %s", strerror(-r));
+                job_free(j);
+                return;
+        }
+        f->outstanding++;
+}
+
+static void uploader_loop(struct pipeline *p)
+{
+        for (;;) {
+                struct job *j;
+                struct net_stats st;
+
+                while ((j = queue_try_pop(p->up_q)))
+                        upload_job(p, j);
+
+                if (got_signal && !atomic_load(&p->stop)) {
+                        set_fatal(p, -ECANCELED, "interrupted by a signal");
+                        io_pool_cancel(p->pool);
+                }
+                if (atomic_load(&p->stop)) {
+                        /* Files still waiting fail now; what is in flight
+                         * finishes (or is cancelled when the uploader is freed). */
+                        for (size_t i = 0; i < p->nfiles; i++)
+                                if (p->files[i].state == FILE_PENDING &&
+                                    p->files[i].outstanding == 0)
+                                        file_fail(p, &p->files[i], -ECANCELED, "not uploaded: %s",
+                                                  p->fatal_msg);
+                }
+
+                net_get_stats(p->up, &st);
+                if (atomic_load(&p->reader_done) && atomic_load(&p->workers_alive) == 0 &&
+                    st.active == 0 && st.queued == 0 && !(j = queue_try_pop(p->up_q))) {
+                        if (p->files_final == p->nfiles || atomic_load(&p->stop))
+                                break;
+                }
+                if (j)
+                        upload_job(p, j);
+
+                int r = net_run(p->up, 200);
+                if (r < 0 && r != -EINTR) {
+                        set_fatal(p, r, "upload engine failed");
+                        break;
+                }
+                progress_tick(&p->progress, st.bytes_sent);
+        }
+}
+
+/* ---- set-up, report, summary ------------------------------------------ */
+
+static char *blob_name(const char *prefix, const char *rel)
+{
+        char *s;
+
+        if (!prefix || !*prefix)
+                return strdup(rel);
+        if (asprintf(&s, "%s%s%s", prefix, prefix[strlen(prefix) - 1] == '/' ? "" : "/", rel) < 0)
+                return NULL;
+        return s;
+}
+
+static int cmp_blob(const void *a, const void *b)
+{
+        const struct file *x = a, *y = b;
+        return strcmp(x->blob, y->blob);
+}
+
+static void digest_hex(const struct file *f, char out[33])
+{
+        XXH128_canonical_t c;
+
+        XXH128_canonicalFromHash(&c, f->digest);
+        for (unsigned i = 0; i < 16; i++)
+                snprintf(out + 2 * i, 3, "%02x", c.digest[i]);
+}
+
+static void find_duplicates(struct pipeline *p)
+{
+        /* Quadratic over files with equal sizes only: cheap for any real
+         * estate listing, and exact (the digest decides, not the size). */
+        for (size_t i = 0; i < p->nfiles; i++) {
+                struct file *a = &p->files[i];
+                if (!a->hashed)
+                        continue;
+                for (size_t k = 0; k < i; k++) {
+                        struct file *b = &p->files[k];
+                        if (b->hashed && b->size == a->size && !b->dup_of &&
+                            XXH128_isEqual(a->digest, b->digest)) {
+                                a->dup_of = b;
+                                break;
+                        }
+                }
+        }
+}
+
+static int write_report(struct pipeline *p, const char *path, double seconds)
+{
+        FILE *f = fopen(path, "we");
+        uint64_t bytes = 0;
+
+        if (!f)
+                return -errno;
+        fputs("{\n  \"version\": \"" PSTREAM_VERSION "\",\n  \"mode\": \"verbatim\",\n  \"files\": [",
+              f);
+        for (size_t i = 0; i < p->nfiles; i++) {
+                struct file *x = &p->files[i];
+                char hex[33];
+
+                fputs(i ? ",\n    {" : "\n    {", f);
+                fputs("\"path\": ", f);
+                json_string(f, x->e->path);
+                fputs(", \"blob\": ", f);
+                json_string(f, x->blob);
+                fprintf(f, ", \"size\": %" PRIu64 ", \"status\": \"%s\"", x->size,
+                        x->state == FILE_DONE ? "uploaded" : "failed");
+                if (x->state == FILE_DONE)
+                        bytes += x->size;
+                if (x->hashed) {
+                        digest_hex(x, hex);
+                        fprintf(f, ", \"xxh3\": \"%s\"", hex);
+                }
+                if (x->e->header_ok)
+                        fprintf(f, ", \"format\": \"%s\", \"encryption\": \"%s\"",
+                                pst_format_name(x->e->hdr.format), pst_crypt_name(x->e->hdr.crypt));
+                if (x->e->store_ok)
+                        fprintf(f, ", \"password\": %s",
+                                x->e->store.has_password ? "true" : "false");
+                if (x->e->problem[0]) {
+                        fputs(", \"damage\": ", f);
+                        json_string(f, x->e->problem);
+                }
+                if (x->dup_of) {
+                        fputs(", \"duplicate_of\": ", f);
+                        json_string(f, x->dup_of->blob);
+                }
+                if (x->state != FILE_DONE) {
+                        fputs(", \"error\": ", f);
+                        json_string(f, x->error);
+                }
+                fputc('}', f);
+        }
+        fprintf(f, "\n  ],\n  \"bytes\": %" PRIu64 ",\n  \"seconds\": %.3f\n}\n", bytes, seconds);
+        if (fclose(f) != 0)
+                return -errno;
+        return 0;
+}
+
+static void on_mapping_file(void *ctx, const char *file, size_t rows)
+{
+        (void)ctx;
+        log_info("mapping CSV written: %s (%zu rows)", file, rows);
+}
+
+static int write_mapping(struct pipeline *p, const struct net_dest_info *dest, size_t *ret_unmatched)
+{
+        const struct ingest_cfg *cfg = p->cfg;
+        struct rules rs = { 0 };
+        struct mapping_row *rows = NULL;
+        char (*mailbox)[330] = NULL;
+        char **folders = NULL;
+        size_t n = 0, unmatched = 0;
+        char err[256];
+        int r;
+
+        r = rules_load(cfg->rules_file, &rs, err, sizeof(err));
+        if (r < 0)
+                return log_error_errno(r, "mailbox rules %s: %s", cfg->rules_file, err);
+
+        rows = calloc(p->nfiles + 1, sizeof(*rows));
+        mailbox = calloc(p->nfiles + 1, sizeof(*mailbox));
+        folders = calloc(p->nfiles + 1, sizeof(*folders));
+        if (!rows || !mailbox || !folders) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* Rows in blob order: stable files from run to run. */
+        for (size_t i = 0; i < p->nfiles; i++) {
+                struct file *f = &p->files[i];
+                const struct rule *rule;
+
+                if (f->state != FILE_DONE)
+                        continue;
+                rule = rules_match(&rs, f->e->rel, mailbox[n], sizeof(mailbox[n]));
+                if (!rule) {
+                        unmatched++;
+                        log_warning("file=%s: no mailbox rule matches '%s'; not in the mapping CSV",
+                                    f->e->path, f->e->rel);
+                        continue;
+                }
+                /* FilePath is the folder under the container, Name the
+                 * file: both exactly as stored, case included. */
+                char *full = blob_name(dest->prefix, f->blob);
+                if (!full) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                char *slash = strrchr(full, '/');
+                if (slash) {
+                        *slash = '\0';
+                        rows[n].name = slash + 1;
+                        rows[n].file_path = full;
+                } else {
+                        rows[n].name = full;
+                        rows[n].file_path = "";
+                }
+                folders[n] = full;
+                rows[n].mailbox = mailbox[n];
+                rows[n].is_archive = rule->is_archive;
+                rows[n].target_root = rule->target_root;
+                rows[n].codepage = rule->codepage;
+                n++;
+        }
+        r = mapping_write(cfg->mapping_csv, rows, n, on_mapping_file, NULL);
+        if (r < 0)
+                log_error_errno(r, "cannot write mapping CSV %s: %m", cfg->mapping_csv);
+        *ret_unmatched = unmatched;
+out:
+        if (folders)
+                for (size_t i = 0; i < n; i++)
+                        free(folders[i]);
+        free(folders);
+        free(mailbox);
+        free(rows);
+        rules_done(&rs);
+        return r < 0 ? r : 0;
+}
+
+static void print_summary(struct pipeline *p, double seconds, size_t skipped, size_t unmatched)
+{
+        uint64_t up_bytes = 0, dup_bytes = 0;
+        unsigned done = 0, failed = 0, dups = 0, damaged = 0;
+        char b1[32], b2[32];
+
+        for (size_t i = 0; i < p->nfiles; i++) {
+                struct file *f = &p->files[i];
+                if (f->state == FILE_DONE) {
+                        done++;
+                        up_bytes += f->size;
+                } else {
+                        failed++;
+                }
+                if (f->dup_of) {
+                        dups++;
+                        dup_bytes += f->size;
+                }
+                if (f->e->problem[0])
+                        damaged++;
+        }
+        printf("pstream ingest summary (mode verbatim)\n");
+        printf("  files:      %u uploaded, %u failed, %zu other entries skipped\n", done, failed,
+               skipped);
+        printf("  bytes:      %s in %.2f s (%.1f MB/s)\n", format_bytes(up_bytes, b1, sizeof(b1)),
+               seconds, seconds > 0 ? (double)up_bytes / seconds / 1e6 : 0.0);
+        if (damaged)
+                printf("  damaged:    %u file%s uploaded as found, damage listed above\n", damaged,
+                       damaged == 1 ? "" : "s");
+        if (dups)
+                printf("  duplicates: %u file%s (%s) identical to another file\n", dups,
+                       dups == 1 ? "" : "s", format_bytes(dup_bytes, b2, sizeof(b2)));
+        if (unmatched)
+                printf("  unmapped:   %zu uploaded file%s matched no mailbox rule\n", unmatched,
+                       unmatched == 1 ? "" : "s");
+        for (size_t i = 0; i < p->nfiles; i++)
+                if (p->files[i].state != FILE_DONE)
+                        printf("  FAILED:     %s: %s\n", p->files[i].e->path, p->files[i].error);
+        fflush(stdout);
+}
+
+static void net_trace(void *ctx, int level, const char *msg)
+{
+        (void)ctx;
+        log_full_errno(level, 0, "%s", msg);
+}
+
+int ingest_run(const struct ingest_cfg *cfg)
+{
+        struct pipeline *p = calloc(1, sizeof(*p));
+        struct scan_result scan = { 0 };
+        struct scan_opts sopts = { .read_store = true };
+        struct net_dest_info dest;
+        struct net_diag diag = { 0 };
+        pthread_t reader_tid, *worker_tids = NULL;
+        unsigned nworkers_started = 0;
+        bool reader_started = false;
+        double t0;
+        size_t unmatched = 0;
+        int r, exit_code = 3;
+
+        if (!p)
+                return 3;
+        p->cfg = cfg;
+        atomic_init(&p->fatal, 0);
+
+        r = net_dest_parse(cfg->url, cfg->account_key != NULL, &dest, &diag);
+        if (r < 0) {
+                log_error("destination: %s", diag.msg);
+                exit_code = 2;
+                goto out;
+        }
+        if (cfg->mapping_csv && !cfg->rules_file) {
+                log_error("--mapping-csv needs --mailbox-rules to know each file's mailbox");
+                exit_code = 2;
+                goto out;
+        }
+        if (cfg->rules_file) {
+                struct rules rs;
+                char err[256];
+                r = rules_load(cfg->rules_file, &rs, err, sizeof(err));
+                if (r < 0) {
+                        log_error("mailbox rules %s: %s", cfg->rules_file, err);
+                        exit_code = 2;
+                        goto out;
+                }
+                rules_done(&rs);
+        }
+
+        t0 = now_monotonic();
+        r = scan_roots(cfg->sources, cfg->nsources, &sopts, &scan);
+        if (r < 0) {
+                log_error_errno(r, "discovery failed: %m");
+                goto out;
+        }
+        for (size_t i = 0; i < scan.nskips; i++) {
+                struct scan_skip *s = &scan.skips[i];
+                if (s->kind == SCAN_SKIP_NOT_PST)
+                        log_debug("skipped file=%s: %s", s->path, s->reason);
+                else
+                        log_warning("skipped file=%s: %s", s->path, s->reason);
+        }
+        for (size_t i = 0; i < scan.nfiles; i++)
+                if (scan.files[i].problem[0])
+                        log_warning("file=%s: damaged, uploaded as found: %s", scan.files[i].path,
+                                    scan.files[i].problem);
+
+        p->nfiles = scan.nfiles;
+        p->files = calloc(scan.nfiles + 1, sizeof(*p->files));
+        if (!p->files)
+                goto out;
+        for (size_t i = 0; i < scan.nfiles; i++) {
+                struct file *f = &p->files[i];
+                f->p = p;
+                f->e = &scan.files[i];
+                f->blob = blob_name(cfg->prefix, f->e->rel);
+                f->xxh = XXH3_createState();
+                if (!f->blob || !f->xxh)
+                        goto out;
+                XXH3_128bits_reset(f->xxh);
+                pthread_mutex_init(&f->hash_lock, NULL);
+                atomic_init(&f->read_status, 0);
+                atomic_init(&f->aborted, false);
+                f->size = f->e->size;
+        }
+        /* Two sources may hold the same relative path: two files must never
+         * race into one blob. */
+        {
+                struct file *sorted = malloc((p->nfiles + 1) * sizeof(*sorted));
+                if (!sorted)
+                        goto out;
+                memcpy(sorted, p->files, p->nfiles * sizeof(*sorted));
+                qsort(sorted, p->nfiles, sizeof(*sorted), cmp_blob);
+                for (size_t i = 1; i < p->nfiles; i++)
+                        if (!strcmp(sorted[i].blob, sorted[i - 1].blob)) {
+                                log_error("%s and %s map to the same blob name %s; give each "
+                                          "source its own --prefix or upload them in separate runs",
+                                          sorted[i - 1].e->path, sorted[i].e->path, sorted[i].blob);
+                                free(sorted);
+                                exit_code = 2;
+                                goto out;
+                        }
+                free(sorted);
+        }
+
+        log_info("found %zu PST/OST file%s, %zu other entr%s skipped", scan.nfiles,
+                 scan.nfiles == 1 ? "" : "s", scan.nskips, scan.nskips == 1 ? "y" : "ies");
+
+        progress_init(&p->progress, cfg->progress);
+        for (size_t i = 0; i < p->nfiles; i++)
+                atomic_fetch_add(&p->progress.bytes_total, p->files[i].size);
+        atomic_store(&p->progress.files_total, (unsigned)p->nfiles);
+
+        r = io_pool_new(INGEST_CHUNK_SIZE, (unsigned)(cfg->memory / INGEST_CHUNK_SIZE), &p->pool);
+        if (r < 0) {
+                log_error_errno(r, "cannot reserve %" PRIu64 " MiB of read buffers: %m",
+                                cfg->memory >> 20);
+                goto out;
+        }
+        struct io_cfg iocfg = { .backend = cfg->io_backend, .queue_depth = cfg->queue_depth };
+        r = io_reader_new(&iocfg, p->pool, &p->reader);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up the reader (--io=%s): %m",
+                                io_backend_name(cfg->io_backend));
+                exit_code = r == -ENOTSUP ? 2 : 3;
+                goto out;
+        }
+        log_debug("reader backend=%s queue_depth=%u memory=%" PRIu64 "MiB",
+                  io_backend_name(io_reader_backend(p->reader)), cfg->queue_depth,
+                  cfg->memory >> 20);
+
+        struct net_cfg ncfg = {
+                .url = cfg->url,
+                .account_key = cfg->account_key,
+                .ca_file = cfg->ca_file,
+                .connections = cfg->connections,
+                .stall_timeout_s = 60,
+                .connect_timeout_s = 30,
+                .backoff = { .max_retries = 20, .base_ms = 1000, .max_ms = 60000 },
+                .user_agent = "pstream/" PSTREAM_VERSION,
+                .trace = log_get_max_level() >= LOG_DEBUG ? net_trace : NULL,
+        };
+        r = net_uploader_new(&ncfg, &p->up, &diag);
+        if (r < 0) {
+                log_error("destination: %s", diag.msg[0] ? diag.msg : strerror(-r));
+                exit_code = r == -EINVAL ? 2 : 3;
+                goto out;
+        }
+
+        size_t qcap = MIN(65536, MAX(256, io_pool_nchunks(p->pool) * 4));
+        if (queue_new(qcap, &p->work_q) < 0 || queue_new(qcap, &p->up_q) < 0)
+                goto out;
+
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
+        /* Threads: the reader, the workers, and this thread as the uploader. */
+        atomic_init(&p->workers_alive, cfg->workers);
+        worker_tids = calloc(cfg->workers, sizeof(*worker_tids));
+        if (!worker_tids)
+                goto out;
+        for (unsigned w = 0; w < cfg->workers; w++) {
+                if (pthread_create(&worker_tids[w], NULL, worker_thread, p) != 0) {
+                        atomic_fetch_sub(&p->workers_alive, cfg->workers - w);
+                        set_fatal(p, -EAGAIN, "cannot start worker threads");
+                        break;
+                }
+                nworkers_started++;
+        }
+        if (nworkers_started == cfg->workers) {
+                if (pthread_create(&reader_tid, NULL, reader_thread, p) == 0)
+                        reader_started = true;
+                else
+                        set_fatal(p, -EAGAIN, "cannot start the reader thread");
+        }
+        if (!reader_started) {
+                /* Without a reader the workers need their stop jobs from us. */
+                for (unsigned w = 0; w < nworkers_started; w++) {
+                        struct job *j = job_new(JOB_STOP, NULL);
+                        if (j)
+                                queue_push(p->work_q, j);
+                }
+                atomic_store(&p->reader_done, true);
+        }
+
+        uploader_loop(p);
+        io_pool_cancel(p->pool);
+        if (reader_started)
+                pthread_join(reader_tid, NULL);
+        for (unsigned w = 0; w < nworkers_started; w++)
+                pthread_join(worker_tids[w], NULL);
+        /* Anything still queued belongs to files that failed or a run that
+         * stopped: release its buffers before the pool goes. */
+        for (struct job *j; (j = queue_try_pop(p->up_q));)
+                upload_job(p, j);
+        p->up = net_uploader_free(p->up);
+        for (size_t i = 0; i < p->nfiles; i++)
+                if (p->files[i].state == FILE_PENDING)
+                        file_fail(p, &p->files[i], -ECANCELED, "not uploaded: %s",
+                                  p->fatal_msg[0] ? p->fatal_msg : "stopped");
+        progress_end(&p->progress);
+
+        double seconds = now_monotonic() - t0;
+        find_duplicates(p);
+        bool mapping_failed = cfg->mapping_csv && write_mapping(p, &dest, &unmatched) < 0;
+        if (cfg->report_file) {
+                r = write_report(p, cfg->report_file, seconds);
+                if (r < 0)
+                        log_error_errno(r, "cannot write report %s: %m", cfg->report_file);
+        }
+        if (atomic_load(&p->fatal))
+                log_error("run stopped: %s", p->fatal_msg);
+        print_summary(p, seconds, scan.nskips, unmatched);
+
+        if (atomic_load(&p->fatal))
+                exit_code = 3;
+        else if (atomic_load(&p->progress.files_failed) > 0 || scan.nerrors > 0 || unmatched > 0 ||
+                 mapping_failed)
+                exit_code = 1;
+        else
+                exit_code = 0;
+out:
+        if (exit_code == 3 && !atomic_load(&p->fatal) && r == -ENOMEM)
+                log_error("out of memory");
+        free(worker_tids);
+        net_uploader_free(p->up);
+        io_reader_free(p->reader);
+        queue_free(p->work_q);
+        queue_free(p->up_q);
+        io_pool_free(p->pool);
+        if (p->files) {
+                for (size_t i = 0; i < p->nfiles; i++) {
+                        struct file *f = &p->files[i];
+                        free(f->blob);
+                        if (f->xxh)
+                                XXH3_freeState(f->xxh);
+                        for (struct pending *n = f->pending, *next; n; n = next) {
+                                next = n->next;
+                                io_buf_unref(n->buf);
+                                free(n);
+                        }
+                }
+                free(p->files);
+        }
+        scan_result_done(&scan);
+        free(p);
+        return exit_code;
+}

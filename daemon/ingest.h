@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * ingest.h - the main job: discovered PST/OST files through the pipeline
+ * (io reader thread -> worker pool -> uploader thread) into block blobs.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pstream/io.h"
+
+enum ingest_mode {
+        INGEST_MODE_VERBATIM,
+};
+
+struct ingest_cfg {
+        char *const *sources;
+        unsigned nsources;
+        const char *url;          /* destination; holds the SAS when there is one */
+        const char *account_key;  /* base64, or NULL */
+        const char *ca_file;
+        const char *prefix;       /* extra blob name prefix, or NULL */
+        const char *state_dir;    /* or NULL */
+        const char *mapping_csv;  /* or NULL */
+        const char *rules_file;   /* or NULL */
+        const char *report_file;  /* or NULL */
+        enum ingest_mode mode;
+        enum io_backend io_backend;
+        unsigned connections;
+        unsigned workers;
+        unsigned queue_depth;
+        uint64_t block_size;
+        uint64_t put_blob_max;
+        uint64_t memory;          /* bytes of read buffers at most */
+        bool progress;
+};
+
+/* Defaults of every option, for --help and --dump-config. */
+#define INGEST_DEFAULT_CONNECTIONS 16
+#define INGEST_DEFAULT_BLOCK_SIZE (8ull << 20)
+#define INGEST_DEFAULT_MEMORY (64ull << 20)
+#define INGEST_DEFAULT_QUEUE_DEPTH 64
+#define INGEST_CHUNK_SIZE (1ull << 20)
+
+/* Run the job.  Returns the process exit code: 0 all uploaded, 1 some
+ * file skipped or failed, 2 configuration error, 3 fatal runtime error. */
+int ingest_run(const struct ingest_cfg *cfg);
