@@ -38,13 +38,15 @@
 #include "queue.h"
 #include "rules.h"
 #include "scan.h"
+#include "state.h"
 
 #define PST_CONTENT_TYPE "application/vnd.ms-outlook"
 
 enum file_state {
         FILE_PENDING,
-        FILE_DONE,    /* committed */
+        FILE_DONE,      /* committed */
         FILE_FAILED,
+        FILE_UNCHANGED, /* committed by an earlier run, per the journal */
 };
 
 struct pipeline;
@@ -117,6 +119,8 @@ struct pipeline {
         struct net_uploader *up;
         struct queue *work_q, *up_q;
         struct progress progress;
+        struct state *state;     /* journal, or NULL without --state */
+        char dest_id[160];       /* account/container of the destination */
 
         atomic_bool stop;      /* fatal error or signal: read no more */
         atomic_uint workers_alive;
@@ -358,7 +362,8 @@ static void *reader_thread(void *arg)
         struct pipeline *p = arg;
 
         for (size_t i = 0; i < p->nfiles && !atomic_load(&p->stop); i++)
-                reader_file(p, &p->files[i]);
+                if (p->files[i].state == FILE_PENDING)
+                        reader_file(p, &p->files[i]);
         while (io_reader_inflight(p->reader) > 0)
                 if (reader_reap(p, true) < 0)
                         break;
@@ -461,6 +466,40 @@ static void *worker_thread(void *arg)
 
 /* ---- uploader thread -------------------------------------------------- */
 
+static void digest_hex(const struct file *f, char out[33]);
+
+static void file_final(struct pipeline *p, struct file *f, enum file_state st);
+
+/* The blob is committed: say so durably before counting it done. */
+static void file_committed(struct pipeline *p, struct file *f)
+{
+        if (p->state) {
+                char hex[33];
+                bool hashed;
+
+                pthread_mutex_lock(&f->hash_lock);
+                hashed = f->hashed;
+                if (hashed)
+                        digest_hex(f, hex);
+                pthread_mutex_unlock(&f->hash_lock);
+                struct state_file sf = {
+                        .dest = p->dest_id,
+                        .blob = f->blob,
+                        .path = f->e->path,
+                        .size = f->src.id.size,
+                        .mtime_ns = f->src.id.mtime_ns,
+                        .ino = f->src.id.ino,
+                        .xxh3 = hashed ? hex : NULL,
+                };
+                int r = state_record_commit(p->state, &sf);
+                if (r < 0)
+                        log_warning_errno(r, "file=%s: committed, but the journal could not record "
+                                          "it (%m); a rerun uploads it again",
+                                          f->e->path);
+        }
+        file_final(p, f, FILE_DONE);
+}
+
 static void file_final(struct pipeline *p, struct file *f, enum file_state st)
 {
         if (f->state != FILE_PENDING)
@@ -539,7 +578,7 @@ static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
                                 snprintf(what, sizeof(what), "Put Block %u", j->index);
                         fail_request(p, f, what, r, d);
                 } else if (f->plan.single) {
-                        file_final(p, f, FILE_DONE);
+                        file_committed(p, f);
                 } else if (++f->staged == f->plan.nblocks) {
                         submit_commit(p, f);
                 }
@@ -558,7 +597,7 @@ static void on_commit_finished(struct net_req *req, int r, const struct net_diag
         if (r < 0)
                 fail_request(p, f, "Put Block List", r, d);
         else
-                file_final(p, f, FILE_DONE);
+                file_committed(p, f);
 }
 
 static void submit_commit(struct pipeline *p, struct file *f)
@@ -744,7 +783,9 @@ static int write_report(struct pipeline *p, const char *path, double seconds)
                 fputs(", \"blob\": ", f);
                 json_string(f, x->blob);
                 fprintf(f, ", \"size\": %" PRIu64 ", \"status\": \"%s\"", x->size,
-                        x->state == FILE_DONE ? "uploaded" : "failed");
+                        x->state == FILE_DONE        ? "uploaded"
+                        : x->state == FILE_UNCHANGED ? "unchanged"
+                                                     : "failed");
                 if (x->state == FILE_DONE)
                         bytes += x->size;
                 if (x->hashed) {
@@ -765,7 +806,7 @@ static int write_report(struct pipeline *p, const char *path, double seconds)
                         fputs(", \"duplicate_of\": ", f);
                         json_string(f, x->dup_of->blob);
                 }
-                if (x->state != FILE_DONE) {
+                if (x->state == FILE_FAILED) {
                         fputs(", \"error\": ", f);
                         json_string(f, x->error);
                 }
@@ -810,7 +851,7 @@ static int write_mapping(struct pipeline *p, const struct net_dest_info *dest, s
                 struct file *f = &p->files[i];
                 const struct rule *rule;
 
-                if (f->state != FILE_DONE)
+                if (f->state != FILE_DONE && f->state != FILE_UNCHANGED)
                         continue;
                 rule = rules_match(&rs, f->e->rel, mailbox[n], sizeof(mailbox[n]));
                 if (!rule) {
@@ -860,7 +901,7 @@ out:
 static void print_summary(struct pipeline *p, double seconds, size_t skipped, size_t unmatched)
 {
         uint64_t up_bytes = 0, dup_bytes = 0;
-        unsigned done = 0, failed = 0, dups = 0, damaged = 0;
+        unsigned done = 0, failed = 0, unchanged = 0, dups = 0, damaged = 0;
         char b1[32], b2[32];
 
         for (size_t i = 0; i < p->nfiles; i++) {
@@ -868,6 +909,8 @@ static void print_summary(struct pipeline *p, double seconds, size_t skipped, si
                 if (f->state == FILE_DONE) {
                         done++;
                         up_bytes += f->size;
+                } else if (f->state == FILE_UNCHANGED) {
+                        unchanged++;
                 } else {
                         failed++;
                 }
@@ -881,6 +924,9 @@ static void print_summary(struct pipeline *p, double seconds, size_t skipped, si
         printf("pstream ingest summary (mode verbatim)\n");
         printf("  files:      %u uploaded, %u failed, %zu other entries skipped\n", done, failed,
                skipped);
+        if (unchanged)
+                printf("  unchanged:  %u file%s committed by an earlier run (--state), not sent\n",
+                       unchanged, unchanged == 1 ? "" : "s");
         printf("  bytes:      %s in %.2f s (%.1f MB/s)\n", format_bytes(up_bytes, b1, sizeof(b1)),
                seconds, seconds > 0 ? (double)up_bytes / seconds / 1e6 : 0.0);
         if (damaged)
@@ -893,7 +939,7 @@ static void print_summary(struct pipeline *p, double seconds, size_t skipped, si
                 printf("  unmapped:   %zu uploaded file%s matched no mailbox rule\n", unmatched,
                        unmatched == 1 ? "" : "s");
         for (size_t i = 0; i < p->nfiles; i++)
-                if (p->files[i].state != FILE_DONE)
+                if (p->files[i].state == FILE_FAILED)
                         printf("  FAILED:     %s: %s\n", p->files[i].e->path, p->files[i].error);
         fflush(stdout);
 }
@@ -1002,13 +1048,45 @@ int ingest_run(const struct ingest_cfg *cfg)
                 free(sorted);
         }
 
+        snprintf(p->dest_id, sizeof(p->dest_id), "%s/%s", dest.account, dest.container);
+        if (cfg->state_dir) {
+                char msg[1024] = "";
+                r = state_open(cfg->state_dir, &p->state, msg, sizeof(msg));
+                if (r < 0) {
+                        log_error("--state %s: %s", cfg->state_dir, msg);
+                        exit_code = 2;
+                        goto out;
+                }
+                if (r > 0)
+                        log_warning("%s", msg);
+                for (size_t i = 0; i < p->nfiles; i++) {
+                        struct file *f = &p->files[i];
+                        struct state_file sf = {
+                                .dest = p->dest_id,
+                                .blob = f->blob,
+                                .path = f->e->path,
+                                .size = f->e->size,
+                                .mtime_ns = f->e->mtime_ns,
+                                .ino = f->e->ino,
+                        };
+                        if (state_is_committed(p->state, &sf) == 1) {
+                                f->state = FILE_UNCHANGED;
+                                p->files_final++;
+                                log_debug("file=%s: unchanged since it was committed, not sent",
+                                          f->e->path);
+                        }
+                }
+        }
+
         log_info("found %zu PST/OST file%s, %zu other entr%s skipped", scan.nfiles,
                  scan.nfiles == 1 ? "" : "s", scan.nskips, scan.nskips == 1 ? "y" : "ies");
 
         progress_init(&p->progress, cfg->progress);
         for (size_t i = 0; i < p->nfiles; i++)
-                atomic_fetch_add(&p->progress.bytes_total, p->files[i].size);
-        atomic_store(&p->progress.files_total, (unsigned)p->nfiles);
+                if (p->files[i].state == FILE_PENDING) {
+                        atomic_fetch_add(&p->progress.bytes_total, p->files[i].size);
+                        atomic_fetch_add(&p->progress.files_total, 1);
+                }
 
         r = io_pool_new(INGEST_CHUNK_SIZE, (unsigned)(cfg->memory / INGEST_CHUNK_SIZE), &p->pool);
         if (r < 0) {
@@ -1124,6 +1202,7 @@ out:
         if (exit_code == 3 && !atomic_load(&p->fatal) && r == -ENOMEM)
                 log_error("out of memory");
         free(worker_tids);
+        state_close(p->state);
         net_uploader_free(p->up);
         io_reader_free(p->reader);
         queue_free(p->work_q);
