@@ -8,6 +8,12 @@
 
 #include "net/net-internal.h"
 
+/* ceil(a / b) without the overflow of DIV_ROUND_UP near UINT64_MAX. */
+static uint64_t blocks_for(uint64_t a, uint64_t b)
+{
+        return a / b + (a % b != 0);
+}
+
 int net_plan(uint64_t size, uint64_t block_size, uint64_t put_blob_max, struct net_plan *ret)
 {
         uint64_t bs = block_size, n;
@@ -21,10 +27,10 @@ int net_plan(uint64_t size, uint64_t block_size, uint64_t put_blob_max, struct n
                 return 0;
         }
 
-        n = DIV_ROUND_UP(size, bs);
+        n = blocks_for(size, bs);
         while (n > NET_MAX_BLOCKS && bs < NET_MAX_BLOCK_SIZE) {
                 bs = MIN(bs * 2, NET_MAX_BLOCK_SIZE);
-                n = DIV_ROUND_UP(size, bs);
+                n = blocks_for(size, bs);
         }
         if (n > NET_MAX_BLOCKS)
                 return -EFBIG;
