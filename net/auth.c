@@ -158,7 +158,8 @@ int net_sharedkey_string_to_sign(const char *verb, uint64_t content_length, cons
 
         if (nxms > ELEMENTSOF(sorted) || parse_query(query ? query : "", q, ELEMENTSOF(q), &nq) < 0)
                 return -EINVAL;
-        memcpy(sorted, xms, nxms * sizeof(*xms));
+        if (nxms)
+                memcpy(sorted, xms, nxms * sizeof(*xms));
         qsort(sorted, nxms, sizeof(*sorted), cmp_hdr);
         qsort(q, nq, sizeof(*q), cmp_qparam);
         /* Empty, not "0", for a zero Content-Length (version >= 2015-02-21). */

@@ -147,7 +147,10 @@ struct net_req {
         const char *content_md5; /* base64 whole-blob MD5 for x-ms-blob-content-md5, or NULL */
         const char *content_type; /* x-ms-blob-content-type of the blob (PUT_BLOB, PUT_BLOCK_LIST),
                                    * NULL for application/octet-stream */
-        net_done_fn done;       /* called exactly once, from net_run() */
+        net_done_fn done;       /* called exactly once, from net_run() (or from
+                                 * net_uploader_free() with -ECANCELED); diag is
+                                 * valid during the call only.  After a verified
+                                 * commit (Get Block List) diag describes the GET. */
         void *userdata;
         /* private to net/ below */
         void *priv;
