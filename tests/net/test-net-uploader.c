@@ -625,7 +625,8 @@ static char *block_list_answer(const char *blob, uint32_t n, uint32_t swap_at)
         char *s = malloc(256 + (size_t)n * 100);
         size_t o = 0;
 
-        assert_non_null(s);
+        if (!s)
+                abort();
         o += (size_t)sprintf(s, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList><CommittedBlocks>");
         for (uint32_t i = 0; i < n; i++) {
                 char id[64];
