@@ -57,6 +57,13 @@ struct file {
         char *blob;           /* name under the URL's prefix */
         uint64_t size;        /* as read (fstat at open) */
         struct net_plan plan;
+        uint64_t block_size;  /* what to plan with; shrinks to 4 MiB after a 413 */
+        uint64_t put_blob_max;
+        /* Bumped when the file is restarted (413): blocks of an older
+         * generation still in the pipeline are dropped. */
+        atomic_uint gen;
+        /* The reader is done with the current generation (no read in flight). */
+        atomic_bool read_released;
 
         /* reader thread */
         struct io_file src;
@@ -78,8 +85,12 @@ struct file {
         struct pending *pending; /* blocks that arrived before their turn, sorted */
         XXH128_hash_t digest;
         bool hashed;
+        unsigned hash_gen;
+
+        bool unchanged; /* committed by an earlier run: set before threads start */
 
         /* uploader thread */
+        bool restart_wanted;
         enum file_state state;
         uint32_t staged;
         uint32_t outstanding; /* requests submitted, not finished */
@@ -103,6 +114,7 @@ enum job_kind {
 struct job {
         enum job_kind kind;
         struct file *f;
+        unsigned gen;
         uint32_t index;
         int error;
         struct io_buf *buf; /* NULL for a 0-byte file */
@@ -128,6 +140,16 @@ struct pipeline {
         atomic_int fatal;      /* first fatal error, -errno */
         char fatal_msg[1024];
         unsigned files_final;  /* uploader thread */
+
+        /* Files to read again (after a 413), handed from the uploader to the
+         * reader; the reader waits here until no more can come. */
+        pthread_mutex_t restart_lock;
+        pthread_cond_t restart_cond;
+        struct file **restart_q;
+        size_t nrestart;
+        bool no_more_restarts;
+        /* block size for files planned from now on */
+        atomic_uint_fast64_t block_size_now;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -146,6 +168,8 @@ static struct job *job_new(enum job_kind kind, struct file *f)
         if (j) {
                 j->kind = kind;
                 j->f = f;
+                if (f)
+                        j->gen = atomic_load(&f->gen);
         }
         return j;
 }
@@ -184,6 +208,7 @@ static void reader_finish_file(struct file *f)
                 io_file_close(&f->src);
                 f->open = false;
         }
+        atomic_store(&f->read_released, true);
 }
 
 static void reader_fail_file(struct pipeline *p, struct file *f, int error, const char *fmt, ...)
@@ -277,15 +302,18 @@ static void reader_file(struct pipeline *p, struct file *f)
 {
         int r;
 
+        f->reads_inflight = 0;
+        f->all_submitted = false;
         r = io_file_open(AT_FDCWD, f->e->path, &f->src);
         if (r < 0) {
                 reader_fail_file(p, f, r, "cannot open: %s", strerror(-r));
+                atomic_store(&f->read_released, true);
                 return;
         }
         f->open = true;
         f->size = f->src.id.size;
 
-        r = net_plan(f->size, p->cfg->block_size, p->cfg->put_blob_max, &f->plan);
+        r = net_plan(f->size, f->block_size, f->put_blob_max, &f->plan);
         if (r < 0) {
                 reader_fail_file(p, f, r, "too large for one block blob (%" PRIu64 " bytes)",
                                  f->size);
@@ -362,11 +390,46 @@ static void *reader_thread(void *arg)
         struct pipeline *p = arg;
 
         for (size_t i = 0; i < p->nfiles && !atomic_load(&p->stop); i++)
-                if (p->files[i].state == FILE_PENDING)
-                        reader_file(p, &p->files[i]);
-        while (io_reader_inflight(p->reader) > 0)
-                if (reader_reap(p, true) < 0)
+                if (!p->files[i].unchanged) {
+                        struct file *f = &p->files[i];
+                        f->block_size = atomic_load(&p->block_size_now);
+                        f->put_blob_max = MIN(p->cfg->put_blob_max, f->block_size);
+                        reader_file(p, f);
+                }
+        for (;;) {
+                struct file *f = NULL;
+
+                /* Nothing of ours may be in flight while we wait: the
+                 * uploader needs those blocks to finish the run. */
+                while (io_reader_inflight(p->reader) > 0)
+                        if (reader_reap(p, true) < 0)
+                                break;
+                pthread_mutex_lock(&p->restart_lock);
+                while (p->nrestart == 0 && !p->no_more_restarts)
+                        pthread_cond_wait(&p->restart_cond, &p->restart_lock);
+                if (p->nrestart > 0)
+                        f = p->restart_q[--p->nrestart];
+                pthread_mutex_unlock(&p->restart_lock);
+                if (!f || atomic_load(&p->stop))
                         break;
+
+                /* A fresh start: new generation, hash from the beginning. */
+                pthread_mutex_lock(&f->hash_lock);
+                XXH3_128bits_reset(f->xxh);
+                for (struct pending *n = f->pending, *next; n; n = next) {
+                        next = n->next;
+                        io_buf_unref(n->buf);
+                        free(n);
+                }
+                f->pending = NULL;
+                f->next_hash = 0;
+                f->hashed = false;
+                f->hash_gen = atomic_load(&f->gen);
+                pthread_mutex_unlock(&f->hash_lock);
+                atomic_store(&f->read_status, 0);
+                atomic_store(&f->aborted, false);
+                reader_file(p, f);
+        }
         /* Files whose reads never got going (stop) are closed here. */
         for (size_t i = 0; i < p->nfiles; i++)
                 if (p->files[i].open)
@@ -399,11 +462,11 @@ static void hash_update(struct file *f, const struct io_buf *buf)
 /* Feed the file hash in block order.  Blocks may come out of order (reads
  * complete in any order and workers race), so early ones wait in a short
  * sorted list; its length is bounded by the buffers in flight. */
-static void hash_block(struct file *f, uint32_t index, struct io_buf *buf)
+static void hash_block(struct file *f, unsigned gen, uint32_t index, struct io_buf *buf)
 {
         pthread_mutex_lock(&f->hash_lock);
-        if (f->next_hash == UINT32_MAX)
-                goto out; /* abandoned, see below */
+        if (gen != f->hash_gen || f->next_hash == UINT32_MAX)
+                goto out; /* an older generation, or abandoned (see below) */
         if (index != f->next_hash) {
                 struct pending *n = malloc(sizeof(*n)), **pp = &f->pending;
                 if (!n) {
@@ -454,7 +517,7 @@ static void *worker_thread(void *arg)
                                         crc = net_crc64(crc, j->buf->chunk[c].data,
                                                         j->buf->chunk[c].len);
                         j->crc = crc;
-                        hash_block(j->f, j->index, j->buf);
+                        hash_block(j->f, j->gen, j->index, j->buf);
                 }
                 queue_push(p->up_q, j);
                 net_wakeup(p->up);
@@ -560,6 +623,65 @@ static void fail_request(struct pipeline *p, struct file *f, const char *what, i
 
 static void submit_commit(struct pipeline *p, struct file *f);
 
+/* The service refused a request as too large (413): read the file again
+ * with 4 MiB blocks, the size every service version accepts, and plan every
+ * later file that way too.  Returns false when there is nothing smaller to
+ * fall back to. */
+static bool request_restart(struct pipeline *p, struct file *f)
+{
+        uint64_t req_size = f->plan.single ? f->size : f->plan.block_size;
+
+        if (req_size <= NET_FALLBACK_BLOCK_SIZE || f->restart_wanted)
+                return f->restart_wanted;
+        atomic_store(&p->block_size_now, NET_FALLBACK_BLOCK_SIZE);
+        log_warning("file=%s: the service refused a %" PRIu64 " KiB request (413); uploading it "
+                    "again with %llu KiB blocks",
+                    f->e->path, req_size >> 10, NET_FALLBACK_BLOCK_SIZE >> 10);
+        f->restart_wanted = true;
+        atomic_store(&f->aborted, true);
+        return true;
+}
+
+/* Restart files whose old generation has drained; tell the reader when no
+ * restart can come any more. */
+static void uploader_restarts(struct pipeline *p)
+{
+        bool pending = false;
+
+        for (size_t i = 0; i < p->nfiles; i++) {
+                struct file *f = &p->files[i];
+                if (!f->restart_wanted)
+                        continue;
+                if (f->state != FILE_PENDING) {
+                        f->restart_wanted = false;
+                        continue;
+                }
+                if (f->outstanding > 0 || !atomic_load(&f->read_released)) {
+                        pending = true;
+                        continue;
+                }
+                f->restart_wanted = false;
+                f->staged = 0;
+                f->block_size = NET_FALLBACK_BLOCK_SIZE;
+                f->put_blob_max = MIN(f->put_blob_max, NET_FALLBACK_BLOCK_SIZE);
+                atomic_fetch_add(&f->gen, 1);
+                atomic_store(&f->read_released, false);
+                pthread_mutex_lock(&p->restart_lock);
+                p->restart_q[p->nrestart++] = f;
+                pthread_cond_signal(&p->restart_cond);
+                pthread_mutex_unlock(&p->restart_lock);
+                pending = true;
+        }
+        if (!pending && (p->files_final == p->nfiles || atomic_load(&p->stop))) {
+                pthread_mutex_lock(&p->restart_lock);
+                if (!p->no_more_restarts) {
+                        p->no_more_restarts = true;
+                        pthread_cond_signal(&p->restart_cond);
+                }
+                pthread_mutex_unlock(&p->restart_lock);
+        }
+}
+
 static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
 {
         struct job *j = req->userdata;
@@ -567,10 +689,16 @@ static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
         struct pipeline *p = f->p;
 
         f->outstanding--;
+        if (j->gen != atomic_load(&f->gen) || f->restart_wanted) {
+                job_free(j);
+                return;
+        }
         if (r >= 0 && j->buf)
                 atomic_fetch_add(&p->progress.bytes_done, j->buf->len);
         if (f->state == FILE_PENDING) {
-                if (r < 0) {
+                if (r == -EMSGSIZE && request_restart(p, f)) {
+                        /* the file goes round again */
+                } else if (r < 0) {
                         char what[64];
                         if (f->plan.single)
                                 snprintf(what, sizeof(what), "Put Blob");
@@ -632,11 +760,15 @@ static void upload_job(struct pipeline *p, struct job *j)
         int r;
 
         if (j->kind == JOB_FILE_ERROR) {
-                if (f->state == FILE_PENDING) {
+                if (f->state == FILE_PENDING && j->gen == atomic_load(&f->gen)) {
                         char msg[sizeof(f->error)];
                         memcpy(msg, f->error, sizeof(msg));
                         file_fail(p, f, j->error, "%s", msg);
                 }
+                job_free(j);
+                return;
+        }
+        if (j->gen != atomic_load(&f->gen) || f->restart_wanted) {
                 job_free(j);
                 return;
         }
@@ -699,6 +831,7 @@ static void uploader_loop(struct pipeline *p)
                                                   p->fatal_msg);
                 }
 
+                uploader_restarts(p);
                 net_get_stats(p->up, &st);
                 if (atomic_load(&p->reader_done) && atomic_load(&p->workers_alive) == 0 &&
                     st.active == 0 && st.queued == 0 && !(j = queue_try_pop(p->up_q))) {
@@ -968,6 +1101,9 @@ int ingest_run(const struct ingest_cfg *cfg)
                 return 3;
         p->cfg = cfg;
         atomic_init(&p->fatal, 0);
+        atomic_init(&p->block_size_now, cfg->block_size);
+        pthread_mutex_init(&p->restart_lock, NULL);
+        pthread_cond_init(&p->restart_cond, NULL);
 
         r = net_dest_parse(cfg->url, cfg->account_key != NULL, &dest, &diag);
         if (r < 0) {
@@ -1012,7 +1148,8 @@ int ingest_run(const struct ingest_cfg *cfg)
 
         p->nfiles = scan.nfiles;
         p->files = calloc(scan.nfiles + 1, sizeof(*p->files));
-        if (!p->files)
+        p->restart_q = calloc(scan.nfiles + 1, sizeof(*p->restart_q));
+        if (!p->files || !p->restart_q)
                 goto out;
         for (size_t i = 0; i < scan.nfiles; i++) {
                 struct file *f = &p->files[i];
@@ -1026,6 +1163,8 @@ int ingest_run(const struct ingest_cfg *cfg)
                 pthread_mutex_init(&f->hash_lock, NULL);
                 atomic_init(&f->read_status, 0);
                 atomic_init(&f->aborted, false);
+                atomic_init(&f->gen, 0);
+                atomic_init(&f->read_released, false);
                 f->size = f->e->size;
         }
         /* Two sources may hold the same relative path: two files must never
@@ -1071,6 +1210,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                         };
                         if (state_is_committed(p->state, &sf) == 1) {
                                 f->state = FILE_UNCHANGED;
+                                f->unchanged = true;
                                 p->files_final++;
                                 log_debug("file=%s: unchanged since it was committed, not sent",
                                           f->e->path);
@@ -1163,6 +1303,10 @@ int ingest_run(const struct ingest_cfg *cfg)
         }
 
         uploader_loop(p);
+        pthread_mutex_lock(&p->restart_lock);
+        p->no_more_restarts = true;
+        pthread_cond_signal(&p->restart_cond);
+        pthread_mutex_unlock(&p->restart_lock);
         io_pool_cancel(p->pool);
         if (reader_started)
                 pthread_join(reader_tid, NULL);
@@ -1223,6 +1367,7 @@ out:
                 free(p->files);
         }
         scan_result_done(&scan);
+        free(p->restart_q);
         free(p);
         return exit_code;
 }
