@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * pst-internal.h - what the files of pst/ share: the decoder object, its
+ * cache of fed extents, the NDB layer (B-trees, blocks, data trees) and the
+ * LTP layer (heap-on-node, BTH, property context).  Exported with a pst_
+ * prefix so tests/pst can drive each layer; not part of the public API.
+ *
+ * Ownership: pointers returned into fed bytes (pst_file_get) stay valid
+ * until the next pst_file_feed() or pst_file_free(); struct pst_data owns
+ * its decoded bytes until pst_data_done().
+ */
+#pragma once
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/base/macro.h"
+#include "pstream/pst.h"
+
+/* Special NIDs ([MS-PST] 2.4.1). */
+#define PST_NID_MESSAGE_STORE 0x21u
+
+/* nidType of a HID inside a heap ([MS-PST] 2.3.1.1). */
+#define PST_NID_TYPE_HID 0x00u
+
+/* Page types (PAGETRAILER.ptype). */
+#define PST_PTYPE_BBT 0x80u
+#define PST_PTYPE_NBT 0x81u
+
+/* Property types the PC layer knows ([MS-OXCDATA] 2.11.1). */
+#define PST_PT_I2 0x0002u
+#define PST_PT_I4 0x0003u
+#define PST_PT_R4 0x0004u
+#define PST_PT_R8 0x0005u
+#define PST_PT_CURRENCY 0x0006u
+#define PST_PT_APPTIME 0x0007u
+#define PST_PT_ERROR 0x000Au
+#define PST_PT_BOOLEAN 0x000Bu
+#define PST_PT_OBJECT 0x000Du
+#define PST_PT_I8 0x0014u
+#define PST_PT_STRING8 0x001Eu
+#define PST_PT_UNICODE 0x001Fu
+#define PST_PT_SYSTIME 0x0040u
+#define PST_PT_CLSID 0x0048u
+#define PST_PT_SVREID 0x00FBu
+#define PST_PT_SRESTRICT 0x00FDu
+#define PST_PT_ACTIONS 0x00FEu
+#define PST_PT_BINARY 0x0102u
+#define PST_PT_MV 0x1000u
+
+/* Properties of the message store PC ([MS-PST] 2.4.3). */
+#define PST_PID_DISPLAY_NAME 0x3001u
+#define PST_PID_PST_PASSWORD 0x67FFu
+
+/* Largest heap (HN data tree) read into memory: real heaps are a few
+ * hundred KiB even for folders of 100k messages (the row matrix lives in a
+ * subnode); the cap keeps a forged lcbTotal from costing more. */
+#define PST_MAX_HEAP_BYTES (64 * MIB)
+/* Data blocks one data tree may list; XXBLOCKs could name 67M in 4K files. */
+#define PST_MAX_DATA_BLOCKS (1u << 20)
+/* BTH levels (bIdxLevels): real heaps use 0 or 1. */
+#define PST_MAX_BTH_LEVELS 8u
+/* Coalesce wanted blocks that lie within this gap of each other on disk. */
+#define PST_WANT_GAP (4 * KIB)
+/* Never ask for more than this in one want when coalescing blocks. */
+#define PST_WANT_MAX (1 * MIB)
+
+/* Geometry of one on-disk variant ([MS-PST] 2.2.2, PST_FORMAT.md 1.1). */
+struct pst_geom {
+        uint32_t page_size;     /* 512, or 4096 in 4K files */
+        uint32_t page_trailer;  /* 12 / 16 / 24 */
+        uint32_t bt_area;       /* bytes of rgentries in a BTPAGE */
+        uint32_t block_trailer; /* 12 / 16 / 24 */
+        uint32_t block_align;   /* 64, or 512 in 4K files */
+        uint32_t block_max;     /* largest on-disk block span, trailer included */
+        uint32_t id_size;       /* BIDs, IBs and NBT NIDs: 4 (ANSI) or 8 bytes */
+        bool wide_counts;       /* 4K: cEnt/cEntMax are 16-bit */
+};
+
+/* One fed range of the file. */
+struct pst_extent {
+        uint64_t off;
+        uint32_t len;
+        uint64_t lru;   /* clock of the last use, for eviction */
+        uint64_t epoch; /* f->epoch of the last use: pinned while the operation runs */
+        /* A page or block at off whose trailer and CRC were checked once,
+         * so repeated lookups skip the CRC: vkind 0 = not verified. */
+        uint8_t vkind;
+        uint64_t vbid;
+        uint8_t data[];
+};
+
+struct pst_file {
+        struct pst_header hdr;
+        struct pst_geom g;
+        uint64_t file_size;
+        struct pst_limits lim;
+
+        struct pst_extent **ext; /* sorted by off */
+        size_t n_ext, cap_ext;
+        uint64_t cache_bytes;
+        uint32_t max_ext_len; /* longest extent ever stored, bounds the lookup */
+        uint64_t clock;
+        /* Bumped when an operation finishes (returns anything but -EAGAIN):
+         * extents used since then belong to the running operation and are
+         * not evicted, so a restart always makes progress. */
+        uint64_t epoch;
+        int feed_err; /* a feed that could not be kept, reported by the next operation */
+        bool have_last_want;
+        struct pst_want last_want;
+};
+
+/* ---- diagnostics (file.c) ------------------------------------------- */
+
+/* Fill diag (may be NULL) with a printf-style message and offset; returns r
+ * so callers can write `return pst_diag_set(...)`. */
+int pst_diag_set(struct pst_diag *diag, int r, uint64_t offset, const char *fmt, ...) _printf_(4, 5);
+
+/* ---- the cache of fed bytes (file.c) -------------------------------- */
+
+/* Bytes [off, off+len) of the file from one fed extent: 0 with *ret (and
+ * *ret_ext, may be NULL) set, or -EAGAIN with *want set to exactly that
+ * range.  The caller has checked that the range lies inside the file. */
+int pst_file_get(struct pst_file *f, uint64_t off, uint32_t len, const uint8_t **ret,
+                 struct pst_extent **ret_ext, struct pst_want *want);
+
+/* Is [off, off+len) fed (without marking it used)? */
+bool pst_file_has(const struct pst_file *f, uint64_t off, uint32_t len);
+
+/* Bracket a public operation: _begin reports a pending feed error, _end
+ * turns a repeated identical want into -EIO (the caller did not feed it)
+ * and unpins the cache when the operation finishes. */
+int pst_op_begin(struct pst_file *f, struct pst_diag *diag);
+int pst_op_end(struct pst_file *f, int r, const struct pst_want *want, struct pst_diag *diag);
+
+/* ---- encodings (crypt.c) -------------------------------------------- */
+
+void pst_permute_decode(uint8_t *p, size_t n);
+void pst_permute_encode(uint8_t *p, size_t n);
+/* NDB_CRYPT_CYCLIC, its own inverse; key is the BID (bit 0 is cleared here). */
+void pst_cyclic(uint8_t *p, size_t n, uint64_t bid);
+/* Decode an external block's bytes in place per the file's method. */
+void pst_block_decode(enum pst_crypt c, uint64_t bid, uint8_t *p, size_t n);
+
+/* ---- NDB (ndb.c) ---------------------------------------------------- */
+
+static inline uint16_t pst_wsig(uint64_t ib, uint64_t bid)
+{
+        uint32_t v = (uint32_t)((ib ^ bid) & 0xFFFFFFFFu);
+
+        return (uint16_t)((v >> 16) ^ (v & 0xFFFFu));
+}
+
+/* BIDs: bit 0 reserved (readers clear it), bit 1 marks internal blocks. */
+#define PST_BID_INTERNAL 0x2u
+static inline uint64_t pst_bid_clean(uint64_t bid)
+{
+        return bid & ~(uint64_t)1;
+}
+
+struct pst_nbt_entry {
+        uint32_t nid;
+        uint64_t bid_data;
+        uint64_t bid_sub;
+        uint32_t nid_parent;
+        uint64_t page_ib; /* the leaf page it came from, for diagnostics */
+};
+
+struct pst_bbt_entry {
+        uint64_t bid;
+        uint64_t ib;
+        uint16_t cb;   /* stored size (compressed in 4K files) */
+        uint16_t cref;
+};
+
+/* Find nid in the node B-tree / bid in the block B-tree.  -ENOENT when
+ * absent, -EAGAIN with *want, -EBADMSG on a corrupt page. */
+int pst_nbt_lookup(struct pst_file *f, uint32_t nid, struct pst_nbt_entry *ret,
+                   struct pst_want *want, struct pst_diag *diag);
+int pst_bbt_lookup(struct pst_file *f, uint64_t bid, struct pst_bbt_entry *ret,
+                   struct pst_want *want, struct pst_diag *diag);
+
+/* A node's data stream, split at its data blocks (the heap layer needs the
+ * boundaries; value readers concatenate). */
+struct pst_data_block {
+        uint8_t *p;
+        uint32_t len;
+        uint64_t bid; /* for diagnostics */
+        uint64_t ib;
+};
+
+struct pst_data {
+        uint8_t *buf; /* one allocation holding every block back to back */
+        uint64_t size;
+        uint32_t n;
+        struct pst_data_block *blk;
+};
+
+/* Read the data tree rooted at bid (a data block, XBLOCK or XXBLOCK):
+ * check every trailer and CRC, decode, inflate (4K), check lcbTotal.
+ * -EFBIG when it holds more than max_bytes.  *ret is written on success
+ * only; release it with pst_data_done(). */
+int pst_data_read(struct pst_file *f, uint64_t bid, uint64_t max_bytes, struct pst_data *ret,
+                  struct pst_want *want, struct pst_diag *diag);
+
+/* The data stream of a node of the NBT (*ret_entry may be NULL). */
+int pst_node_data(struct pst_file *f, uint32_t nid, uint64_t max_bytes,
+                  struct pst_nbt_entry *ret_entry, struct pst_data *ret, struct pst_want *want,
+                  struct pst_diag *diag);
+
+void pst_data_done(struct pst_data *d);
+
+/* ---- LTP (ltp.c) ---------------------------------------------------- */
+
+/* A heap-on-node over a node's data stream (borrowed). */
+struct pst_hn {
+        const struct pst_data *d;
+        uint32_t nid; /* for diagnostics */
+        uint8_t client_sig;
+        uint32_t hid_user_root;
+};
+
+/* Check HNHDR, every HNPAGEHDR/HNBITMAPHDR and HNPAGEMAP. */
+int pst_hn_init(struct pst_hn *hn, const struct pst_data *d, uint32_t nid, struct pst_diag *diag);
+
+/* Resolve a HID to its allocation.  HID 0 gives len 0 (an empty value). */
+int pst_hn_get(const struct pst_hn *hn, uint32_t hid, const uint8_t **ret, uint32_t *ret_len,
+               struct pst_diag *diag);
+
+/* A BTree-on-Heap. */
+struct pst_bth {
+        const struct pst_hn *hn;
+        uint8_t cb_key;
+        uint8_t cb_ent;
+        uint8_t levels;
+        uint32_t hid_root;
+};
+
+int pst_bth_init(struct pst_bth *b, const struct pst_hn *hn, uint32_t hid, struct pst_diag *diag);
+
+/* Find key (cb_key bytes, little-endian) and point *ret at its cb_ent data
+ * bytes.  -ENOENT when absent. */
+int pst_bth_lookup(const struct pst_bth *b, const uint8_t *key, const uint8_t **ret,
+                   struct pst_diag *diag);
+
+/* Call fn for every leaf record in key order; a non-zero return from fn
+ * stops the walk and is returned. */
+typedef int (*pst_bth_fn)(void *ctx, const uint8_t *key, const uint8_t *data);
+int pst_bth_foreach(const struct pst_bth *b, pst_bth_fn fn, void *ctx, struct pst_diag *diag);
+
+/* A property context: an HN with bClientSig 0xBC whose BTH maps
+ * wPropId -> (wPropType, dwValueHnid). */
+struct pst_pc {
+        struct pst_hn hn;
+        struct pst_bth bth;
+};
+
+int pst_pc_init(struct pst_pc *pc, const struct pst_data *d, uint32_t nid, struct pst_diag *diag);
+
+struct pst_prop {
+        uint16_t id;
+        uint16_t type;
+        uint32_t hnid;    /* dwValueHnid as stored */
+        const uint8_t *p; /* the value (inline ones point into the record) */
+        uint32_t len;
+};
+
+/* Get property id.  -ENOENT when absent; -ENOTSUP for a type this layer
+ * does not know or a value stored in a subnode (prop->hnid names it). */
+int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_prop *ret, struct pst_diag *diag);
+
+/* UTF-16LE (no terminator) to NUL-terminated UTF-8 in out[outsz]: stops
+ * at U+0000, replaces unpaired surrogates and an odd last byte with
+ * U+FFFD, truncates on a character boundary.  Returns bytes written. */
+size_t pst_utf16le_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsz);
+
+/* 8-bit string copied as is (the codepage is the caller's business), NUL-
+ * terminated, stopping at NUL.  Returns bytes written. */
+size_t pst_string8_copy(const uint8_t *in, size_t len, char *out, size_t outsz);
