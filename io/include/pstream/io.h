@@ -80,6 +80,8 @@ struct io_buf {
  * multiple of 4096).  The memory is reserved at once but only touched when
  * read into, so RSS grows with use up to nchunks * chunk_size. */
 int io_pool_new(size_t chunk_size, unsigned nchunks, struct io_pool **ret);
+/* While buffers are still referenced, the arena outlives this call and is
+ * released by the last io_buf_unref(). */
 struct io_pool *io_pool_free(struct io_pool *p);
 
 size_t io_pool_chunk_size(const struct io_pool *p);
@@ -95,6 +97,10 @@ void io_pool_arena(const struct io_pool *p, uint8_t **ret_base, size_t *ret_len)
 int io_pool_alloc(struct io_pool *p, size_t len, bool wait, struct io_buf **ret);
 
 /* Wake every waiter in io_pool_alloc(wait=true); they return -ECANCELED. */
+/* Cancellation sticks: later io_pool_alloc(wait=true) calls that would have
+ * to wait return -ECANCELED at once, so a thread arriving after the
+ * shutdown does not sleep forever.  Waiters are served first come, first
+ * served: while one waits, io_pool_alloc(wait=false) returns -EAGAIN. */
 void io_pool_cancel(struct io_pool *p);
 
 struct io_buf *io_buf_ref(struct io_buf *b);
@@ -125,7 +131,13 @@ struct io_done {
 /* Create a reader over a pool.  With IO_BACKEND_AUTO, io_uring is used when
  * io_uring_queue_init() works and the pool registers as fixed buffers;
  * EPERM/ENOSYS/ENOMEM (seccomp, containers, old kernels) select pread. */
+/* pool is kept until io_reader_free().  Buffers from another pool can be
+ * read into as well, without the fixed-buffer fast path.  If the pool can
+ * not be registered (RLIMIT_MEMLOCK, no privilege), io_uring is still used
+ * with plain reads.  The ring is restricted to read and cancel operations. */
 int io_reader_new(const struct io_cfg *cfg, struct io_pool *pool, struct io_reader **ret);
+/* Waits for reads still owned by the kernel (after cancelling them), then
+ * drops the references of every buffer not reaped yet. */
 struct io_reader *io_reader_free(struct io_reader *r);
 
 /* The backend actually in use (never IO_BACKEND_AUTO). */
@@ -138,6 +150,11 @@ const char *io_backend_name(enum io_backend b);
  * queue is full. */
 int io_reader_submit(struct io_reader *r, int fd, uint64_t off, size_t len, struct io_buf *buf,
                      void *tag);
+/* Also: -EINVAL when len > INT_MAX (the result is an int) or does not fit
+ * buf.  queue_depth counts chunk reads, not requests; a request with more
+ * chunks than queue_depth is accepted when nothing else is in flight.  On
+ * failure buf stays the caller's.  A bad fd is not an error here: the
+ * request completes with result -EBADF. */
 
 /* Number of submitted requests not reaped yet. */
 unsigned io_reader_inflight(const struct io_reader *r);
@@ -147,3 +164,6 @@ unsigned io_reader_inflight(const struct io_reader *r);
  * *ret was filled.  A request completes only when all its bytes are read,
  * EOF was hit, or an error occurred (short reads are resubmitted). */
 int io_reader_reap(struct io_reader *r, bool wait, struct io_done *ret);
+/* Also: -EAGAIN with nothing in flight, even with wait=true.  Completions
+ * come in completion order, not submission order.  With the pread backend
+ * the oldest queued request is read synchronously by this call. */
