@@ -30,6 +30,13 @@
  * (request slot << 32 | chunk), and slots stay below 4096. */
 #define CANCEL_USER_DATA UINT64_MAX
 
+/* Fixed-buffer state of a pool chunk in this ring. */
+enum {
+        CHUNK_UNREGISTERED,
+        CHUNK_REGISTERED,
+        CHUNK_PLAIN, /* registration failed (RLIMIT_MEMLOCK): plain reads */
+};
+
 struct io_req {
         struct io_req *next; /* free list, backend queue or done list */
         void *tag;
@@ -73,7 +80,8 @@ struct io_reader {
         struct req_list done;  /* io_uring: completed, not reaped */
 
         struct io_uring ring;
-        bool fixed;         /* the pool is registered as fixed buffers */
+        bool fixed;         /* the pool has a (sparse) fixed-buffer table */
+        uint8_t *reg;       /* per chunk: CHUNK_UNREGISTERED, _REGISTERED, _PLAIN */
         bool draining;      /* io_reader_free(): no resubmission */
         unsigned sq_issued; /* SQEs prepared whose CQE was not reaped */
 };
@@ -132,6 +140,23 @@ static void req_finish(struct io_reader *r, struct io_req *q)
 
 /* ---- io_uring backend ------------------------------------------------- */
 
+/* Register a chunk the first time this ring reads into it.  Registering
+ * pins (and so faults in) memory: doing it for the whole arena up front
+ * would make every byte of the memory budget resident at start-up. */
+static bool uring_chunk_fixed(struct io_reader *r, const struct io_chunk *c)
+{
+        if (r->reg[c->index] == CHUNK_UNREGISTERED) {
+                struct iovec iov = { .iov_base = c->data, .iov_len = r->chunk_size };
+                __u64 tag = 0;
+
+                r->reg[c->index] = io_uring_register_buffers_update_tag(&r->ring, c->index, &iov,
+                                                                        &tag, 1) == 1
+                                           ? CHUNK_REGISTERED
+                                           : CHUNK_PLAIN;
+        }
+        return r->reg[c->index] == CHUNK_REGISTERED;
+}
+
 static void uring_prep_chunk(struct io_reader *r, struct io_req *q, unsigned i)
 {
         struct io_chunk *c = &q->buf->chunk[i];
@@ -142,7 +167,7 @@ static void uring_prep_chunk(struct io_reader *r, struct io_req *q, unsigned i)
         /* The ring has at least depth SQ entries and at most depth SQEs are
          * issued, so the SQ can not be full. */
         assert(sqe);
-        if (q->fixed)
+        if (q->fixed && uring_chunk_fixed(r, c))
                 io_uring_prep_read_fixed(sqe, q->fd, c->data + c->len, nbytes, off, (int)c->index);
         else
                 io_uring_prep_read(sqe, q->fd, c->data + c->len, nbytes, off);
@@ -324,6 +349,7 @@ static bool uring_drain(struct io_reader *r)
 static void uring_exit(struct io_reader *r)
 {
         io_uring_queue_exit(&r->ring);
+        free(r->reg);
 }
 
 static const struct reader_ops uring_ops = {
@@ -333,27 +359,27 @@ static const struct reader_ops uring_ops = {
         .exit = uring_exit,
 };
 
-/* Register every chunk as its own fixed buffer, so a chunk's pool index is
- * its buf_index.  This pins the arena; without the privilege or the
- * RLIMIT_MEMLOCK for that, plain reads into the same memory still work. */
+/* One fixed-buffer slot per chunk, so a chunk's pool index is its
+ * buf_index; the slots are filled by uring_chunk_fixed() on first use.
+ * Without a table (old kernel), plain reads into the same memory work. */
 static bool uring_register_pool(struct io_reader *r)
 {
         unsigned n = io_pool_nchunks(r->pool);
-        _cleanup_free_ struct iovec *iov = malloc(sizeof(*iov) * n);
-        uint8_t *base;
-        size_t len;
 
-        if (!iov)
+        r->reg = calloc(n, sizeof(*r->reg));
+        if (!r->reg)
                 return false;
-        io_pool_arena(r->pool, &base, &len);
-        for (unsigned i = 0; i < n; i++)
-                iov[i] = (struct iovec){ .iov_base = base + (size_t)i * r->chunk_size,
-                                         .iov_len = r->chunk_size };
-        return io_uring_register_buffers(&r->ring, iov, n) == 0;
+        if (io_uring_register_buffers_sparse(&r->ring, n) < 0) {
+                free(r->reg);
+                r->reg = NULL;
+                return false;
+        }
+        return true;
 }
 
 /* Defence in depth (RELIABILITY §5.3): io_uring operations bypass seccomp,
- * so the ring is set up disabled and may only ever read and cancel.
+ * so the ring is set up disabled and may only ever read and cancel, and
+ * fill its fixed-buffer table.
  * Through io_uring_register(): Debian's liburing 2.3 declares
  * io_uring_register_restrictions() and io_uring_enable_rings() but does not
  * export them. */
@@ -363,6 +389,8 @@ static int uring_restrict(struct io_reader *r)
                 { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READ },
                 { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READ_FIXED },
                 { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_ASYNC_CANCEL },
+                { .opcode = IORING_RESTRICTION_REGISTER_OP,
+                  .register_op = IORING_REGISTER_BUFFERS_UPDATE },
         };
         int k = io_uring_register((unsigned)r->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
                                   ELEMENTSOF(res));
@@ -384,7 +412,10 @@ static int uring_init(struct io_reader *r)
         r->fixed = uring_register_pool(r);
         k = uring_restrict(r);
         if (k < 0) {
-                io_uring_queue_exit(&r->ring);
+                uring_exit(r);
+                /* The pread fallback must not see a table that is gone. */
+                r->reg = NULL;
+                r->fixed = false;
                 return k;
         }
         r->ops = &uring_ops;

@@ -107,6 +107,46 @@ static void test_backend(void **state)
         assert_int_equal(io_reader_reap(f->r, false, &d), -EAGAIN);
 }
 
+static unsigned resident_pages(struct io_pool *p)
+{
+        static unsigned char vec[4096];
+        unsigned n = 0;
+        uint8_t *base;
+        size_t len;
+
+        io_pool_arena(p, &base, &len);
+        if (len / 4096 > sizeof(vec) || mincore(base, len, vec) < 0)
+                abort();
+        for (size_t i = 0; i < len / 4096; i++)
+                n += vec[i] & 1;
+        return n;
+}
+
+/* Creating a reader (fixed-buffer registration included) leaves the arena
+ * untouched; a read makes resident what it filled and no more. */
+static void test_arena_resident_with_use(void **state)
+{
+        struct fixture *f = *state;
+        int fd = open_ro(scratch_file(&f->s, "m.pst", 3 * CS, 12));
+        struct io_pool *p;
+        struct io_reader *r;
+        struct io_buf *b;
+        struct io_done d;
+
+        assert_int_equal(io_pool_new(CS, 16, &p), 0);
+        assert_int_equal(new_reader(p, 8, &r), 0);
+        assert_int_equal(resident_pages(p), 0);
+        assert_int_equal(io_pool_alloc(p, 2 * CS, false, &b), 0);
+        assert_int_equal(io_reader_submit(r, fd, 0, 2 * CS, b, NULL), 0);
+        d = reap_one(r);
+        assert_int_equal(check_buf(fd, d.buf, 0, 2 * CS, d.result), 0);
+        assert_int_equal(resident_pages(p), 2 * CS / 4096);
+        io_buf_unref(d.buf);
+        io_reader_free(r);
+        io_pool_free(p);
+        close(fd);
+}
+
 /* Many files, all interleaved on one reader: random block sizes (up to
  * 6 chunks, some not chunk multiples), every byte checked. */
 static void test_many_files(void **state)
@@ -463,6 +503,7 @@ int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_arena_resident_with_use, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_files, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eof_and_past_eof, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invalid_submit, setup, teardown),

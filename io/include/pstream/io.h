@@ -131,10 +131,12 @@ struct io_done {
 /* Create a reader over a pool.  With IO_BACKEND_AUTO, io_uring is used when
  * io_uring_queue_init() works and the pool registers as fixed buffers;
  * EPERM/ENOSYS/ENOMEM (seccomp, containers, old kernels) select pread. */
-/* pool is kept until io_reader_free().  Buffers from another pool can be
- * read into as well, without the fixed-buffer fast path.  If the pool can
- * not be registered (RLIMIT_MEMLOCK, no privilege), io_uring is still used
- * with plain reads.  The ring is restricted to read and cancel operations. */
+/* pool is kept until io_reader_free().  Each chunk is registered as a fixed
+ * buffer the first time this reader reads into it (registering pins the
+ * memory, so the arena still becomes resident only with use); chunks that
+ * can not be registered (RLIMIT_MEMLOCK) and buffers from another pool are
+ * read with plain io_uring reads.  The ring is restricted to reads, cancels
+ * and filling its buffer table. */
 int io_reader_new(const struct io_cfg *cfg, struct io_pool *pool, struct io_reader **ret);
 /* Waits for reads still owned by the kernel (after cancelling them), then
  * drops the references of every buffer not reaped yet. */
