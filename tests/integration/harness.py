@@ -147,14 +147,14 @@ def make_file(path, size, seed):
 
 
 def make_fake_pst(path, size, seed, unicode=True):
-    """A file whose first bytes are a PST header magic ('!BDN', wMagicClient 'SM')
-    followed by random bytes: found by header, uploaded verbatim."""
+    """Random bytes behind a PST header magic ('!BDN', wMagicClient 'SM', wVer):
+    found by its header (damaged beyond that), so uploaded verbatim."""
     make_file(path, size, seed)
-    if size >= 12:
-        with open(path, "r+b") as f:
-            f.write(b"!BDN")
+    with open(path, "r+b") as f:
+        f.write(b"!BDN"[:size])
+        if size >= 12:
             f.seek(8)
-            f.write(b"SM" + ((23 if unicode else 14).to_bytes(2, "little")))
+            f.write(b"SM" + (23 if unicode else 14).to_bytes(2, "little"))
     return path
 
 
@@ -170,6 +170,31 @@ def files_equal(path, data):
                 return False
             off += len(chunk)
     return off == len(data)
+
+
+def tree_blobs(root, prefix=""):
+    """{blob name: path} for every file under `root`, named by its path relative
+    to root after `prefix` (the naming rule of pstream ingest)."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            out[join_blob(prefix, os.path.relpath(p, root))] = p
+    return out
+
+
+def join_blob(*parts):
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def pst_files(paths):
+    """The paths among `paths` that start with the PST magic '!BDN'."""
+    out = []
+    for p in paths:
+        with open(p, "rb") as f:
+            if f.read(4) == b"!BDN":
+                out.append(p)
+    return out
 
 
 # ---- the test context ------------------------------------------------------
@@ -273,8 +298,9 @@ class Test:
     # ---- pstream ----------------------------------------------------------
 
     def pstream(self, args, *, env=None, timeout=300, label=None, check_rc=None,
-                preexec=None, stdin=None):
-        """Run pstream; returns a Run with rc, stdout, stderr (text) and their paths."""
+                stdin=None, argv=None):
+        """Run pstream with `args` (or the full command line `argv`, e.g. behind
+        setpriv); returns a Run with rc, stdout, stderr (text) and their paths."""
         self.runs += 1
         label = label or f"run{self.runs}"
         out = os.path.join(self.logdir, f"{label}.stdout")
@@ -282,14 +308,10 @@ class Test:
         full_env = dict(os.environ)
         full_env.pop("PSTREAM_ACCOUNT_KEY", None)
         full_env.update(env or {})
-        argv = [pstream_bin()] + list(args)
+        argv = argv or [pstream_bin()] + list(args)
         with open(out, "wb") as fo, open(err, "wb") as fe:
-            def pre():
-                _die_with_parent()
-                if preexec:
-                    preexec()
             proc = subprocess.Popen(argv, stdout=fo, stderr=fe, stdin=stdin or subprocess.DEVNULL,
-                                    env=full_env, preexec_fn=pre)
+                                    env=full_env, preexec_fn=_die_with_parent)
             self.procs.append(proc)
             t0 = time.monotonic()
             try:
@@ -307,6 +329,22 @@ class Test:
             print("--- stderr (tail)\n" + run.stderr[-3000:])
         return run
 
+    def ingest(self, srcs, url, *extra, label, key=None, env=None, timeout=300,
+               check_rc=0, verbose=True, state=True):
+        """`pstream ingest SRCS --to URL` with a report (and a state dir) in the temp
+        dir; key: the account key, passed with --key-file.  Returns (Run, report path)."""
+        report = self.path(f"{label}.report.json")
+        args = ["ingest", *srcs, "--to", url, "--report", report, "--no-progress"]
+        if state:
+            args += ["--state", self.path(f"{label}.state")]
+        if key is not None:
+            args += ["--key-file", self.key_file(key)]
+        if verbose:
+            args.append("-v")
+        run = self.pstream(args + list(extra), env=env, timeout=timeout, label=label,
+                           check_rc=check_rc)
+        return run, report
+
     def key_file(self, key=azure.AZURITE_KEY):
         """The account key in a 0600 file, for --key-file."""
         path = self.path("account.key")
@@ -319,46 +357,59 @@ class Test:
 
     def verify_blobs(self, client, container, expected, *, exact=True):
         """Download every blob of `expected` ({blob name: source path}) and compare
-        it byte for byte; with exact=True the container holds nothing else."""
+        it byte for byte; with exact=True the container holds nothing else.
+        Returns the number of identical blobs."""
         listing = client.list_blobs(container)
         if exact:
             self.check(sorted(listing) == sorted(expected),
                        f"container {container} holds exactly the expected blobs: "
-                       f"missing {sorted(set(expected) - set(listing))[:10]}, "
-                       f"extra {sorted(set(listing) - set(expected))[:10]}")
-        ok = 0
+                       f"missing {sorted(set(expected) - set(listing))[:5]}, "
+                       f"extra {sorted(set(listing) - set(expected))[:5]}")
+        ok, bad = 0, []
         for name, src in sorted(expected.items()):
             if name not in listing:
-                self.check(False, f"blob {name} exists")
-                continue
-            size = os.path.getsize(src)
-            if not self.check(listing[name] == size,
-                              f"blob {name}: size {listing[name]} == source {size}"):
-                continue
-            data = client.get_blob(container, name)
-            if self.check(files_equal(src, data), f"blob {name} byte-identical to {src}"):
+                bad.append(f"{name}: missing")
+            elif listing[name] != os.path.getsize(src):
+                bad.append(f"{name}: {listing[name]} bytes, source {os.path.getsize(src)}")
+            elif not files_equal(src, client.get_blob(container, name)):
+                bad.append(f"{name}: content differs from {src}")
+            else:
                 ok += 1
+        self.check(not bad, f"{container}: {ok}/{len(expected)} blobs byte-identical to their "
+                            f"sources; {len(bad)} not: {bad[:5]}")
         return ok
 
     def verify_report(self, report_path, expected, statuses=None):
-        """Check the --report JSON against the sources: status, blob, size, xxh3."""
-        with open(report_path) as f:
-            rep = json.load(f)
+        """Check the --report JSON against the sources ({blob name: source path}):
+        one entry per source path with that blob name, status (default
+        "uploaded"), size and XXH3-128."""
         self.outputs.append(report_path)
-        by_blob = {e.get("blob"): e for e in rep.get("files", [])}
+        try:
+            with open(report_path) as f:
+                rep = json.load(f)
+        except (OSError, ValueError) as e:
+            self.check(False, f"report {report_path} is readable JSON: {e}")
+            return {}
+        by_path = {os.path.realpath(e.get("path", "")): e for e in rep.get("files", [])}
+        problems = {"listed": [], "blob": [], "status": [], "size": [], "xxh3": []}
         for name, src in sorted(expected.items()):
-            e = by_blob.get(name)
-            if not self.check(e is not None, f"report lists blob {name}"):
+            e = by_path.get(os.path.realpath(src))
+            if e is None:
+                problems["listed"].append(src)
                 continue
+            if e.get("blob") != name:
+                problems["blob"].append(f"{e.get('blob')!r} != {name!r}")
             want = (statuses or {}).get(name, "uploaded")
-            self.check(e.get("status") == want,
-                       f"report {name}: status {e.get('status')!r} == {want!r} "
-                       f"(error {e.get('error')!r})")
-            self.check(e.get("size") == os.path.getsize(src),
-                       f"report {name}: size {e.get('size')} == {os.path.getsize(src)}")
-            if want == "uploaded":
-                self.check(e.get("xxh3") == xxh3_128_file(src),
-                           f"report {name}: xxh3 {e.get('xxh3')} == {xxh3_128_file(src)}")
+            if e.get("status") != want:
+                problems["status"].append(f"{name}: {e.get('status')!r} != {want!r} "
+                                          f"({e.get('error')!r})")
+            if e.get("size") != os.path.getsize(src):
+                problems["size"].append(f"{name}: {e.get('size')} != {os.path.getsize(src)}")
+            if want == "uploaded" and e.get("xxh3") != xxh3_128_file(src):
+                problems["xxh3"].append(f"{name}: {e.get('xxh3')} != {xxh3_128_file(src)}")
+        for what, bad in problems.items():
+            self.check(not bad, f"report: {what} right for {len(expected) - len(bad)}/"
+                                f"{len(expected)} files; wrong: {bad[:3]}")
         return rep
 
 
@@ -419,12 +470,12 @@ def pstream_bin():
         exe = os.path.join(os.environ.get("PSTREAM_BUILD_ROOT", "build"), "daemon", "pstream")
     if not os.access(exe, os.X_OK):
         raise Skip(f"pstream binary {exe} not found (set PSTREAM_BIN or PSTREAM_BUILD_ROOT)")
-    return exe
+    return os.path.abspath(exe)
 
 
 def corpus():
     """(dir, manifest rows) of the real PST corpus; raises Skip when absent."""
-    d = os.environ.get("PSTREAM_CORPUS", "")
+    d = os.environ.get("PSTREAM_CORPUS") or os.path.join(source_root(), "..", "shared", "corpus")
     manifest = os.path.join(d, "MANIFEST.tsv")
     if not d or not os.path.isfile(manifest):
         raise Skip(f"PST corpus not found (PSTREAM_CORPUS={d!r})")
