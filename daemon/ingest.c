@@ -1055,8 +1055,8 @@ static void print_summary(struct pipeline *p, double seconds, size_t skipped, si
                         damaged++;
         }
         printf("pstream ingest summary (mode verbatim)\n");
-        printf("  files:      %u uploaded, %u failed, %zu other entries skipped\n", done, failed,
-               skipped);
+        printf("  files:      %u uploaded, %u failed, %zu other entr%s skipped\n", done, failed,
+               skipped, skipped == 1 ? "y" : "ies");
         if (unchanged)
                 printf("  unchanged:  %u file%s committed by an earlier run (--state), not sent\n",
                        unchanged, unchanged == 1 ? "" : "s");
