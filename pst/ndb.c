@@ -596,11 +596,12 @@ out:
 }
 
 /* Ask for the block at refs[i] and for any later missing blocks that sit
- * just after it on disk, so one read serves several (bounded). */
+ * just after it on disk, so one read serves several.  Bounded: at most
+ * PST_WANT_MAX in all, at most PST_WANT_GAP of it between blocks. */
 static int want_blocks(struct pst_file *f, const uint64_t *leaf, uint32_t n, uint32_t i,
                        const struct block_ref *first, struct pst_want *want)
 {
-        uint64_t end = first->ib + first->span;
+        uint64_t end = first->ib + first->span, slack = 0;
 
         want->offset = first->ib;
         want->len = first->span;
@@ -614,9 +615,10 @@ static int want_blocks(struct pst_file *f, const uint64_t *leaf, uint32_t n, uin
                         break;
                 if (pst_file_has(f, b.ib, b.span))
                         continue;
-                if (b.ib < end || b.ib - end > PST_WANT_GAP ||
+                if (b.ib < end || slack + (b.ib - end) > PST_WANT_GAP ||
                     b.ib + b.span - want->offset > PST_WANT_MAX)
                         break;
+                slack += b.ib - end;
                 end = b.ib + b.span;
                 want->len = (uint32_t)(end - want->offset);
         }

@@ -63,7 +63,8 @@
 #define PST_MAX_DATA_BLOCKS (1u << 20)
 /* BTH levels (bIdxLevels): real heaps use 0 or 1. */
 #define PST_MAX_BTH_LEVELS 8u
-/* Coalesce wanted blocks that lie within this gap of each other on disk. */
+/* Coalesce wanted blocks near each other on disk, asking for at most this
+ * many bytes between them in one want. */
 #define PST_WANT_GAP (4 * KIB)
 /* Never ask for more than this in one want when coalescing blocks. */
 #define PST_WANT_MAX (1 * MIB)

@@ -392,6 +392,38 @@ static void test_pull_contract(void **state)
         pst_gen_free(&g);
 }
 
+/* Data blocks next to each other on disk are asked for in one want. */
+static void test_coalesced_want(void **state)
+{
+        struct pst_store_info info;
+        struct pst_diag d = {};
+        struct pst_file *f;
+        struct pst_want w;
+        struct pst_gen g;
+        unsigned rounds = 0;
+
+        (void)state;
+        assert_int_equal(pst_gen_build(&uni_x, &g), 0);
+        assert_int_equal(g.blk[1].ib, g.blk[0].ib + g.blk[0].span);
+        assert_int_equal(pst_file_new(g.buf, g.size, g.size, NULL, &f, &d), 0);
+        while (pst_store_info(f, &info, &w, &d) == -EAGAIN) {
+                /* NBT page, BBT page, the XBLOCK, then both data blocks. */
+                static const unsigned at[] = { 0, 0, 2, 0 };
+
+                assert_true(rounds < ELEMENTSOF(at));
+                if (rounds == 2 || rounds == 3)
+                        assert_int_equal(w.offset, g.blk[at[rounds]].ib);
+                if (rounds == 3)
+                        assert_int_equal(w.len, g.blk[0].span + g.blk[1].span);
+                assert_int_equal(pst_file_feed(f, w.offset, g.buf + w.offset, w.len), 0);
+                rounds++;
+        }
+        assert_int_equal(rounds, 4);
+        assert_string_equal(info.display_name, "split");
+        pst_file_free(f);
+        pst_gen_free(&g);
+}
+
 static void test_cache_limit(void **state)
 {
         struct pst_limits lim = { .max_cache_bytes = 700 };
@@ -463,6 +495,7 @@ int main(void)
                 cmocka_unit_test(test_corrupt),
                 cmocka_unit_test(test_truncated_file),
                 cmocka_unit_test(test_pull_contract),
+                cmocka_unit_test(test_coalesced_want),
                 cmocka_unit_test(test_cache_limit),
                 cmocka_unit_test(test_fixtures),
         };
