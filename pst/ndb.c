@@ -174,7 +174,7 @@ static int page_load(struct pst_file *f, uint8_t ptype, uint64_t bid, uint64_t i
 /* Descend from the tree's root to the leaf entry whose key is key.  Keys of
  * the BBT are compared with bit 0 cleared. */
 static int bt_lookup(struct pst_file *f, uint8_t ptype, uint64_t key, const uint8_t **ret,
-                     uint64_t *ret_page_ib, struct pst_want *want, struct pst_diag *diag)
+                     struct pst_want *want, struct pst_diag *diag)
 {
         const char *t = tree_name(ptype);
         uint64_t bid = ptype == PST_PTYPE_NBT ? f->hdr.nbt_bid : f->hdr.bbt_bid;
@@ -238,7 +238,6 @@ static int bt_lookup(struct pst_file *f, uint8_t ptype, uint64_t key, const uint
                         if ((ptype == PST_PTYPE_BBT ? pst_bid_clean(k) : k) != key)
                                 return -ENOENT;
                         *ret = ent;
-                        *ret_page_ib = ib;
                         return 0;
                 }
                 parent_key = get_id(f, ent);
@@ -257,10 +256,9 @@ int pst_nbt_lookup(struct pst_file *f, uint32_t nid, struct pst_nbt_entry *ret,
 {
         uint32_t id = f->g.id_size;
         const uint8_t *e;
-        uint64_t page_ib;
         int r;
 
-        r = bt_lookup(f, PST_PTYPE_NBT, nid, &e, &page_ib, want, diag);
+        r = bt_lookup(f, PST_PTYPE_NBT, nid, &e, want, diag);
         if (r < 0)
                 return r;
         *ret = (struct pst_nbt_entry){
@@ -268,7 +266,6 @@ int pst_nbt_lookup(struct pst_file *f, uint32_t nid, struct pst_nbt_entry *ret,
                 .bid_data = get_id(f, e + id),
                 .bid_sub = get_id(f, e + 2 * id),
                 .nid_parent = get_le32(e + 3 * id),
-                .page_ib = page_ib,
         };
         return 0;
 }
@@ -278,10 +275,9 @@ int pst_bbt_lookup(struct pst_file *f, uint64_t bid, struct pst_bbt_entry *ret,
 {
         uint32_t id = f->g.id_size;
         const uint8_t *e;
-        uint64_t page_ib;
         int r;
 
-        r = bt_lookup(f, PST_PTYPE_BBT, pst_bid_clean(bid), &e, &page_ib, want, diag);
+        r = bt_lookup(f, PST_PTYPE_BBT, pst_bid_clean(bid), &e, want, diag);
         if (r < 0)
                 return r;
         *ret = (struct pst_bbt_entry){

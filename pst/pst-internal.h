@@ -167,7 +167,6 @@ struct pst_nbt_entry {
         uint64_t bid_data;
         uint64_t bid_sub;
         uint32_t nid_parent;
-        uint64_t page_ib; /* the leaf page it came from, for diagnostics */
 };
 
 struct pst_bbt_entry {

@@ -54,7 +54,7 @@ static size_t heap_block0(const struct pst_gen_opts *o, bool unicode, uint8_t *p
         put_le16(p + 20, 0x3001);
         put_le16(p + 22, unicode ? 0x001F : 0x001E);
         put_le32(p + 24, hid_name);
-        put_le16(p + 26 + 2, 0x67FF);
+        put_le16(p + 28, 0x67FF);
         put_le16(p + 30, 0x0003);
         put_le32(p + 32, o->password);
         end = 36;
