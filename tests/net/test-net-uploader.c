@@ -308,16 +308,21 @@ static void on_trace(void *ctx, int level, const char *msg)
 /* Three chunks of uneven size, so the body is read across chunk edges. */
 static const char *const parts[] = { "Hello, ", "chunked ", "world of PST bytes!" };
 
+static struct io_pool *pool;
+
+/* A real pool buffer of three chunks, each holding one part. */
 static struct io_buf *make_buf(void)
 {
-        struct io_buf *b = calloc(1, sizeof(*b) + 3 * sizeof(struct io_chunk));
+        struct io_buf *b;
 
-        assert_non_null(b);
-        atomic_init(&b->refs, 1);
-        b->nchunks = 3;
+        if (!pool)
+                assert_int_equal(io_pool_new(4096, 12, &pool), 0);
+        assert_int_equal(io_pool_alloc(pool, 3 * 4096, false, &b), 0);
+        assert_int_equal(b->nchunks, 3);
+        b->len = 0;
         for (unsigned i = 0; i < 3; i++) {
-                b->chunk[i].data = (uint8_t *)parts[i];
                 b->chunk[i].len = (uint32_t)strlen(parts[i]);
+                memcpy(b->chunk[i].data, parts[i], b->chunk[i].len);
                 b->len += b->chunk[i].len;
         }
         return b;
