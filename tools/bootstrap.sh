@@ -22,7 +22,7 @@ debs=(
         libcmocka-dev clang libclang-rt-14-dev pff-tools pst-utils nodejs npm openssl
         python3 valgrind ca-certificates
         # benchmarks: AzCopy's runtime dependency, the null blob sink, plots
-        libsecret-1-0 nginx-light gnuplot-nox
+        libsecret-1-0 nginx-light libnginx-mod-http-echo gnuplot-nox
 )
 
 missing=()
