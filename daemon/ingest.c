@@ -55,6 +55,9 @@ struct file {
         struct pipeline *p;
         struct scan_entry *e; /* borrowed from the scan result */
         char *blob;           /* name under the URL's prefix */
+        char *full_blob;      /* name in the container: the URL's prefix + blob */
+        const struct rule *rule; /* mailbox rule that matched, after the run */
+        char mailbox[330];
         uint64_t size;        /* as read (fstat at open) */
         struct net_plan plan;
         uint64_t block_size;  /* what to plan with; shrinks to 4 MiB after a 413 */
@@ -132,6 +135,8 @@ struct pipeline {
         struct queue *work_q, *up_q;
         struct progress progress;
         struct state *state;     /* journal, or NULL without --state */
+        struct rules rules;      /* --mailbox-rules, empty without */
+        size_t unmapped;         /* committed files no rule matched */
         char dest_id[160];       /* account/container of the destination */
 
         atomic_bool stop;      /* fatal error or signal: read no more */
@@ -897,7 +902,8 @@ static void find_duplicates(struct pipeline *p)
         }
 }
 
-static int write_report(struct pipeline *p, const char *path, double seconds)
+static int write_report(struct pipeline *p, const struct scan_result *scan, const char *path,
+                        double seconds)
 {
         FILE *f = fopen(path, "we");
         uint64_t bytes = 0;
@@ -914,7 +920,7 @@ static int write_report(struct pipeline *p, const char *path, double seconds)
                 fputs("\"path\": ", f);
                 json_string(f, x->e->path);
                 fputs(", \"blob\": ", f);
-                json_string(f, x->blob);
+                json_string(f, x->full_blob);
                 fprintf(f, ", \"size\": %" PRIu64 ", \"status\": \"%s\"", x->size,
                         x->state == FILE_DONE        ? "uploaded"
                         : x->state == FILE_UNCHANGED ? "unchanged"
@@ -937,7 +943,11 @@ static int write_report(struct pipeline *p, const char *path, double seconds)
                 }
                 if (x->dup_of) {
                         fputs(", \"duplicate_of\": ", f);
-                        json_string(f, x->dup_of->blob);
+                        json_string(f, x->dup_of->full_blob);
+                }
+                if (x->rule) {
+                        fputs(", \"mailbox\": ", f);
+                        json_string(f, x->mailbox);
                 }
                 if (x->state == FILE_FAILED) {
                         fputs(", \"error\": ", f);
@@ -945,7 +955,28 @@ static int write_report(struct pipeline *p, const char *path, double seconds)
                 }
                 fputc('}', f);
         }
-        fprintf(f, "\n  ],\n  \"bytes\": %" PRIu64 ",\n  \"seconds\": %.3f\n}\n", bytes, seconds);
+        fputs("\n  ],\n  \"unmapped\": [", f);
+        for (size_t i = 0, k = 0; p->rules.n && i < p->nfiles; i++) {
+                struct file *x = &p->files[i];
+                if (x->rule || (x->state != FILE_DONE && x->state != FILE_UNCHANGED))
+                        continue;
+                fputs(k++ ? ", " : "", f);
+                json_string(f, x->e->path);
+        }
+        /* What discovery passed over, but for ordinary non-PST files. */
+        fputs("],\n  \"skipped\": [", f);
+        for (size_t i = 0, k = 0; i < scan->nskips; i++) {
+                const struct scan_skip *sk = &scan->skips[i];
+                if (sk->kind == SCAN_SKIP_NOT_PST && !sk->named_like_pst)
+                        continue;
+                fputs(k++ ? ",\n    {" : "\n    {", f);
+                fputs("\"path\": ", f);
+                json_string(f, sk->path);
+                fprintf(f, ", \"kind\": \"%s\", \"reason\": ", scan_skip_kind_name(sk->kind));
+                json_string(f, sk->reason);
+                fputc('}', f);
+        }
+        fprintf(f, "],\n  \"bytes\": %" PRIu64 ",\n  \"seconds\": %.3f\n}\n", bytes, seconds);
         if (fclose(f) != 0)
                 return -errno;
         return 0;
@@ -957,77 +988,70 @@ static void on_mapping_file(void *ctx, const char *file, size_t rows)
         log_info("mapping CSV written: %s (%zu rows)", file, rows);
 }
 
-static int write_mapping(struct pipeline *p, const struct net_dest_info *dest, size_t *ret_unmatched)
+/* Whose mailbox is each committed file?  Files no rule matches are listed. */
+static void match_mailboxes(struct pipeline *p)
 {
-        const struct ingest_cfg *cfg = p->cfg;
-        struct rules rs = { 0 };
-        struct mapping_row *rows = NULL;
-        char (*mailbox)[330] = NULL;
-        char **folders = NULL;
-        size_t n = 0, unmatched = 0;
-        char err[256];
-        int r;
-
-        r = rules_load(cfg->rules_file, &rs, err, sizeof(err));
-        if (r < 0)
-                return log_error_errno(r, "mailbox rules %s: %s", cfg->rules_file, err);
-
-        rows = calloc(p->nfiles + 1, sizeof(*rows));
-        mailbox = calloc(p->nfiles + 1, sizeof(*mailbox));
-        folders = calloc(p->nfiles + 1, sizeof(*folders));
-        if (!rows || !mailbox || !folders) {
-                r = -ENOMEM;
-                goto out;
-        }
-        /* Rows in blob order: stable files from run to run. */
         for (size_t i = 0; i < p->nfiles; i++) {
                 struct file *f = &p->files[i];
-                const struct rule *rule;
 
                 if (f->state != FILE_DONE && f->state != FILE_UNCHANGED)
                         continue;
-                rule = rules_match(&rs, f->e->rel, mailbox[n], sizeof(mailbox[n]));
-                if (!rule) {
-                        unmatched++;
+                f->rule = rules_match(&p->rules, f->e->rel, f->mailbox, sizeof(f->mailbox));
+                if (!f->rule) {
+                        p->unmapped++;
                         log_warning("file=%s: no mailbox rule matches '%s'; not in the mapping CSV",
                                     f->e->path, f->e->rel);
-                        continue;
                 }
+        }
+}
+
+static int write_mapping(struct pipeline *p)
+{
+        struct mapping_row *rows = calloc(p->nfiles + 1, sizeof(*rows));
+        char **folders = calloc(p->nfiles + 1, sizeof(*folders));
+        size_t n = 0;
+        int r = 0;
+
+        if (!rows || !folders) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < p->nfiles; i++) {
+                struct file *f = &p->files[i];
+
+                if (!f->rule)
+                        continue;
                 /* FilePath is the folder under the container, Name the
                  * file: both exactly as stored, case included. */
-                char *full = blob_name(dest->prefix, f->blob);
-                if (!full) {
+                folders[n] = strdup(f->full_blob);
+                if (!folders[n]) {
                         r = -ENOMEM;
                         goto out;
                 }
-                char *slash = strrchr(full, '/');
+                char *slash = strrchr(folders[n], '/');
                 if (slash) {
                         *slash = '\0';
                         rows[n].name = slash + 1;
-                        rows[n].file_path = full;
+                        rows[n].file_path = folders[n];
                 } else {
-                        rows[n].name = full;
+                        rows[n].name = folders[n];
                         rows[n].file_path = "";
                 }
-                folders[n] = full;
-                rows[n].mailbox = mailbox[n];
-                rows[n].is_archive = rule->is_archive;
-                rows[n].target_root = rule->target_root;
-                rows[n].codepage = rule->codepage;
+                rows[n].mailbox = f->mailbox;
+                rows[n].is_archive = f->rule->is_archive;
+                rows[n].target_root = f->rule->target_root;
+                rows[n].codepage = f->rule->codepage;
                 n++;
         }
-        r = mapping_write(cfg->mapping_csv, rows, n, on_mapping_file, NULL);
-        if (r < 0)
-                log_error_errno(r, "cannot write mapping CSV %s: %m", cfg->mapping_csv);
-        *ret_unmatched = unmatched;
+        r = mapping_write(p->cfg->mapping_csv, rows, n, on_mapping_file, NULL);
 out:
+        if (r < 0)
+                log_error_errno(r, "cannot write mapping CSV %s: %m", p->cfg->mapping_csv);
         if (folders)
                 for (size_t i = 0; i < n; i++)
                         free(folders[i]);
         free(folders);
-        free(mailbox);
         free(rows);
-        rules_done(&rs);
         return r < 0 ? r : 0;
 }
 
@@ -1087,14 +1111,14 @@ int ingest_run(const struct ingest_cfg *cfg)
 {
         struct pipeline *p = calloc(1, sizeof(*p));
         struct scan_result scan = { 0 };
-        struct scan_opts sopts = { .read_store = true };
+        struct scan_opts sopts = { .read_store = true, .all_files = cfg->all_files };
         struct net_dest_info dest;
         struct net_diag diag = { 0 };
         pthread_t reader_tid, *worker_tids = NULL;
         unsigned nworkers_started = 0;
         bool reader_started = false;
         double t0;
-        size_t unmatched = 0;
+        size_t unmatched = 0, named_like_pst = 0;
         int r, exit_code = 3;
 
         if (!p)
@@ -1117,15 +1141,13 @@ int ingest_run(const struct ingest_cfg *cfg)
                 goto out;
         }
         if (cfg->rules_file) {
-                struct rules rs;
                 char err[256];
-                r = rules_load(cfg->rules_file, &rs, err, sizeof(err));
+                r = rules_load(cfg->rules_file, &p->rules, err, sizeof(err));
                 if (r < 0) {
                         log_error("mailbox rules %s: %s", cfg->rules_file, err);
                         exit_code = 2;
                         goto out;
                 }
-                rules_done(&rs);
         }
 
         t0 = now_monotonic();
@@ -1136,7 +1158,9 @@ int ingest_run(const struct ingest_cfg *cfg)
         }
         for (size_t i = 0; i < scan.nskips; i++) {
                 struct scan_skip *s = &scan.skips[i];
-                if (s->kind == SCAN_SKIP_NOT_PST)
+                if (s->kind == SCAN_SKIP_NOT_PST && s->named_like_pst)
+                        named_like_pst++;
+                if (s->kind == SCAN_SKIP_NOT_PST && !s->named_like_pst)
                         log_debug("skipped file=%s: %s", s->path, s->reason);
                 else
                         log_warning("skipped file=%s: %s", s->path, s->reason);
@@ -1156,8 +1180,9 @@ int ingest_run(const struct ingest_cfg *cfg)
                 f->p = p;
                 f->e = &scan.files[i];
                 f->blob = blob_name(cfg->prefix, f->e->rel);
+                f->full_blob = f->blob ? blob_name(dest.prefix, f->blob) : NULL;
                 f->xxh = XXH3_createState();
-                if (!f->blob || !f->xxh)
+                if (!f->blob || !f->full_blob || !f->xxh)
                         goto out;
                 XXH3_128bits_reset(f->xxh);
                 pthread_mutex_init(&f->hash_lock, NULL);
@@ -1325,9 +1350,12 @@ int ingest_run(const struct ingest_cfg *cfg)
 
         double seconds = now_monotonic() - t0;
         find_duplicates(p);
-        bool mapping_failed = cfg->mapping_csv && write_mapping(p, &dest, &unmatched) < 0;
+        if (p->rules.n)
+                match_mailboxes(p);
+        unmatched = p->unmapped;
+        bool mapping_failed = cfg->mapping_csv && write_mapping(p) < 0;
         if (cfg->report_file) {
-                r = write_report(p, cfg->report_file, seconds);
+                r = write_report(p, &scan, cfg->report_file, seconds);
                 if (r < 0)
                         log_error_errno(r, "cannot write report %s: %m", cfg->report_file);
         }
@@ -1338,7 +1366,7 @@ int ingest_run(const struct ingest_cfg *cfg)
         if (atomic_load(&p->fatal))
                 exit_code = 3;
         else if (atomic_load(&p->progress.files_failed) > 0 || scan.nerrors > 0 || unmatched > 0 ||
-                 mapping_failed)
+                 named_like_pst > 0 || mapping_failed)
                 exit_code = 1;
         else
                 exit_code = 0;
@@ -1356,6 +1384,7 @@ out:
                 for (size_t i = 0; i < p->nfiles; i++) {
                         struct file *f = &p->files[i];
                         free(f->blob);
+                        free(f->full_blob);
                         if (f->xxh)
                                 XXH3_freeState(f->xxh);
                         for (struct pending *n = f->pending, *next; n; n = next) {
@@ -1368,6 +1397,7 @@ out:
         }
         scan_result_done(&scan);
         free(p->restart_q);
+        rules_done(&p->rules);
         free(p);
         return exit_code;
 }

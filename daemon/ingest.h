@@ -34,6 +34,7 @@ struct ingest_cfg {
         uint64_t put_blob_max;
         uint64_t memory;          /* bytes of read buffers at most */
         bool progress;
+        bool all_files;           /* move every regular file, PST or not */
 };
 
 /* Defaults of every option, for --help and --dump-config. */

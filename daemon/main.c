@@ -86,6 +86,8 @@ static const char usage_ingest[] =
         "                           system's, e.g. for a local Azurite over HTTPS. Certificate\n"
         "                           and host name verification are always on.\n"
         "      --prefix PATH        put blobs under PATH/ in the container\n"
+        "      --all-files          move every regular file found, not only PST/OST files\n"
+        "                           (files without a PST header are reported as such)\n"
         "\n"
         "Transfer:\n"
         "      --mode verbatim      upload each file as one block blob (the only mode yet)\n"
@@ -316,12 +318,14 @@ static int cmd_scan(int argc, char **argv)
                 const struct scan_skip *s = &res.skips[i];
                 if (s->kind == SCAN_SKIP_NOT_PST) {
                         not_pst++;
-                        if (!verbose)
+                        if (!verbose && !s->named_like_pst)
                                 continue;
                 }
-                if (fmt != SCAN_JSON || s->kind == SCAN_SKIP_ERROR)
-                        log_full_errno(s->kind == SCAN_SKIP_ERROR ? LOG_WARNING : LOG_NOTICE, 0,
-                                       "skipped %s: %s", s->path, s->reason);
+                if (fmt != SCAN_JSON || s->kind == SCAN_SKIP_ERROR || s->named_like_pst)
+                        log_full_errno(s->kind == SCAN_SKIP_ERROR || s->named_like_pst
+                                               ? LOG_WARNING
+                                               : LOG_NOTICE,
+                                       0, "skipped %s: %s", s->path, s->reason);
         }
         if (fmt == SCAN_TABLE)
                 printf("%zu PST/OST file%s; %zu other file%s (not PST), %zu skipped entr%s\n",
@@ -385,6 +389,7 @@ static int cmd_ingest(int argc, char **argv)
                 OPT_STATE,
                 OPT_NO_PROGRESS,
                 OPT_KEY,
+                OPT_ALL_FILES,
         };
         static const struct option opts[] = {
                 { "to", required_argument, NULL, OPT_TO },
@@ -406,6 +411,7 @@ static int cmd_ingest(int argc, char **argv)
                 { "report", required_argument, NULL, OPT_REPORT },
                 { "state", required_argument, NULL, OPT_STATE },
                 { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+                { "all-files", no_argument, NULL, OPT_ALL_FILES },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -527,6 +533,9 @@ static int cmd_ingest(int argc, char **argv)
                         break;
                 case OPT_NO_PROGRESS:
                         cfg.progress = false;
+                        break;
+                case OPT_ALL_FILES:
+                        cfg.all_files = true;
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "io/base/macro.h"
@@ -81,6 +82,7 @@ static int add_skip(struct walker *w, const char *path, enum scan_skip_kind kind
         if (!s->path)
                 return -ENOMEM;
         s->kind = kind;
+        s->named_like_pst = false;
         va_start(ap, fmt);
         vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
         va_end(ap);
@@ -177,6 +179,13 @@ int scan_classify_fd(int fd, uint64_t size, bool read_store, struct scan_entry *
         return 1;
 }
 
+static bool has_pst_extension(const char *name)
+{
+        size_t n = strlen(name);
+
+        return n >= 4 && (!strcasecmp(name + n - 4, ".pst") || !strcasecmp(name + n - 4, ".ost"));
+}
+
 static int add_file(struct walker *w, int dirfd, const char *name, const char *path,
                     const char *rel)
 {
@@ -196,8 +205,20 @@ static int add_file(struct walker *w, int dirfd, const char *name, const char *p
                 return r;
         if (r < 0)
                 return add_skip(w, path, SCAN_SKIP_ERROR, "cannot read: %s", strerror(-r));
-        if (r == 0)
-                return add_skip(w, path, SCAN_SKIP_NOT_PST, "%s", reason);
+        if (r == 0 && w->opts->all_files)
+                snprintf(e.problem, sizeof(e.problem), "not a PST/OST (%s); moved as it is",
+                         reason);
+        else if (r == 0) {
+                r = add_skip(w, path, SCAN_SKIP_NOT_PST, "%s", reason);
+                if (r >= 0 && has_pst_extension(name)) {
+                        struct scan_skip *s = &w->res->skips[w->res->nskips - 1];
+                        s->named_like_pst = true;
+                        snprintf(s->reason, sizeof(s->reason),
+                                 "named like a PST/OST but has no PST header (damaged, or not a "
+                                 "PST)");
+                }
+                return r;
+        }
 
         e.path = strdup(path);
         e.rel = strdup(rel);

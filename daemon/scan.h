@@ -39,6 +39,7 @@ enum scan_skip_kind {
 struct scan_skip {
         char *path;
         enum scan_skip_kind kind;
+        bool named_like_pst; /* not a PST, yet named *.pst / *.ost: likely a damaged one */
         char reason[160];
 };
 
@@ -52,6 +53,7 @@ struct scan_result {
 
 struct scan_opts {
         bool read_store; /* also read the message store (password, display name) */
+        bool all_files;  /* every regular file is an entry, PST or not (ingest --all-files) */
 };
 
 /* Walk every root.  Fails only on allocation failure; everything about the
