@@ -17,6 +17,7 @@ import ctypes.util
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -211,7 +212,8 @@ class Test:
         self.passed = 0
         self.failed = 0
         self.procs = []
-        self.tmp = tempfile.mkdtemp(prefix=f"pstream-it-{name}-", dir=_tmp_root())
+        _remove_stale_dirs()
+        self.tmp = tempfile.mkdtemp(prefix=f"pstream-it-{name}-{os.getpid()}-", dir=_tmp_root())
         self.logdir = os.path.join(self.tmp, "logs")
         os.makedirs(self.logdir)
         self.outputs = []      # every file pstream wrote (stdout, stderr, reports...)
@@ -445,6 +447,15 @@ def _remove_big_files(root, limit=16 * MiB):
             with contextlib.suppress(OSError):
                 if os.path.getsize(p) > limit:
                     os.unlink(p)
+
+
+def _remove_stale_dirs():
+    """Temp dirs of earlier tests whose process is gone (SIGKILLed: no cleanup ran)."""
+    root = _tmp_root()
+    for d in os.listdir(root):
+        m = re.match(r"pstream-it-.+-(\d+)-[^-]+$", d)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            shutil.rmtree(os.path.join(root, d), ignore_errors=True)
 
 
 def _tmp_root():
