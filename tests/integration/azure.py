@@ -51,12 +51,13 @@ def quote_blob(name):
 class Client:
     """Path-style Blob endpoint: SCHEME://HOST:PORT/ACCOUNT/CONTAINER/BLOB."""
 
-    def __init__(self, host, port, *, tls=False, ca_file=None,
+    def __init__(self, host, port, *, tls=False, ca_file=None, check_hostname=True,
                  account=AZURITE_ACCOUNT, key=AZURITE_KEY, timeout=60):
         self.host = host
         self.port = port
         self.tls = tls
         self.ca_file = ca_file
+        self.check_hostname = check_hostname
         self.account = account
         self.key = key
         self.timeout = timeout
@@ -74,6 +75,7 @@ class Client:
         """A new HTTP(S) connection to the endpoint (callers may reuse it)."""
         if self.tls:
             ctx = ssl.create_default_context(cafile=self.ca_file)
+            ctx.check_hostname = self.check_hostname
             return http.client.HTTPSConnection(self.host, self.port, context=ctx,
                                                timeout=self.timeout)
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -156,6 +158,19 @@ class Client:
                 return out
         raise AzureError("GET", container, 0, b"listing did not terminate")
 
+    def set_access_policy(self, container, identifier, permissions, *, hours=2):
+        """Set Container ACL: one stored access policy (what an Import Service
+        SAS refers to with si=)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        body = ('<?xml version="1.0" encoding="utf-8"?><SignedIdentifiers><SignedIdentifier>'
+                f"<Id>{identifier}</Id><AccessPolicy>"
+                f"<Start>{_sas_time(now - datetime.timedelta(minutes=5))}</Start>"
+                f"<Expiry>{_sas_time(now + datetime.timedelta(hours=hours))}</Expiry>"
+                f"<Permission>{permissions}</Permission></AccessPolicy></SignedIdentifier>"
+                "</SignedIdentifiers>").encode()
+        self.request("PUT", container, query={"restype": "container", "comp": "acl"},
+                     headers={"Content-Type": "application/xml"}, body=body, expect=(200,))
+
     # ---- blobs ------------------------------------------------------------
 
     def get_blob(self, container, blob):
@@ -187,16 +202,31 @@ class Client:
     # ---- SAS --------------------------------------------------------------
 
     def service_sas(self, container, permissions, *, hours=2, blob=None, protocol=None,
-                    version=SAS_VERSION):
-        """Service SAS query string for a container (sr=c) or one blob (sr=b)."""
+                    version=SAS_VERSION, identifier=None):
+        """Service SAS query string for a container (sr=c) or one blob (sr=b).
+        With `identifier` (a stored access policy, si=) and permissions None, the
+        permissions and times come from the policy, as in the Import Service's SAS."""
         now = datetime.datetime.now(datetime.timezone.utc)
-        st = _sas_time(now - datetime.timedelta(minutes=5))
-        se = _sas_time(now + datetime.timedelta(hours=hours))
+        st = se = ""
+        if permissions is not None:
+            st = _sas_time(now - datetime.timedelta(minutes=5))
+            se = _sas_time(now + datetime.timedelta(hours=hours))
         sr = "b" if blob is not None else "c"
         canon = f"/blob/{self.account}/{container}" + (f"/{blob}" if blob is not None else "")
-        sts = "\n".join([permissions, st, se, canon, "", "", protocol or "", version, sr,
-                         "", "", "", "", "", "", ""])
-        q = {"sv": version, "sr": sr, "sp": permissions, "st": st, "se": se}
+        if version >= "2020-12-06":
+            sts = [permissions or "", st, se, canon, identifier or "", "", protocol or "",
+                   version, sr, "", "", "", "", "", "", ""]
+        elif version < "2018-11-09":   # no sr, snapshot or encryption scope signed
+            sts = [permissions or "", st, se, canon, identifier or "", "", protocol or "",
+                   version, "", "", "", "", ""]
+        else:
+            raise ValueError(f"service SAS version {version} not implemented")
+        sts = "\n".join(sts)
+        q = {"sv": version, "sr": sr}
+        if permissions is not None:
+            q.update({"sp": permissions, "st": st, "se": se})
+        if identifier:
+            q["si"] = identifier
         if protocol:
             q["spr"] = protocol
         q["sig"] = _hmac_b64(self.key, sts)
@@ -223,20 +253,27 @@ def sas_signature(sas_query):
     return urllib.parse.parse_qs(sas_query)["sig"][0]
 
 
-def sas_put(url_with_sas, data, *, ca_file=None, timeout=60):
-    """Put Blob through a SAS URL (no Shared Key); returns the HTTP status."""
+def sas_request(method, url_with_sas, data=None, *, ca_file=None, timeout=60):
+    """An unsigned request through a SAS URL (Put Blob when data is given);
+    returns the HTTP status."""
     u = urllib.parse.urlsplit(url_with_sas)
     if u.scheme == "https":
         conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout,
                                            context=ssl.create_default_context(cafile=ca_file))
     else:
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    headers = {"x-ms-version": SAS_VERSION}
+    if data is not None:
+        headers.update({"x-ms-blob-type": "BlockBlob", "Content-Length": str(len(data))})
     try:
-        conn.request("PUT", f"{u.path}?{u.query}", body=data,
-                     headers={"x-ms-blob-type": "BlockBlob", "x-ms-version": SAS_VERSION,
-                              "Content-Length": str(len(data))})
+        conn.request(method, f"{u.path}?{u.query}", body=data, headers=headers)
         resp = conn.getresponse()
         resp.read()
         return resp.status
     finally:
         conn.close()
+
+
+def sas_put(url_with_sas, data, *, ca_file=None, timeout=60):
+    """Put Blob through a SAS URL (no Shared Key); returns the HTTP status."""
+    return sas_request("PUT", url_with_sas, data, ca_file=ca_file, timeout=timeout)

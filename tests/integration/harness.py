@@ -268,8 +268,9 @@ class Test:
 
     # ---- Azurite ----------------------------------------------------------
 
-    def azurite(self, tls=False):
-        """Start Azurite; returns an azure.Client for it (with .ca_file if TLS)."""
+    def azurite(self, tls=False, san="IP:127.0.0.1,DNS:localhost"):
+        """Start Azurite; returns an azure.Client for it (with .ca_file if TLS).
+        `san`: the server certificate's subjectAltName."""
         exe = os.path.join(node_modules(), ".bin", "azurite-blob")
         if not os.access(exe, os.X_OK):
             raise Skip(f"{exe} missing (run tools/bootstrap.sh)")
@@ -279,7 +280,7 @@ class Test:
         ca = None
         extra = []
         if tls:
-            ca, cert, key = make_certs(self.path(f"tls{n}"))
+            ca, cert, key = make_certs(self.path(f"tls{n}"), san)
             extra = ["--cert", cert, "--key", key]
         for _attempt in range(3):
             port = free_port()
@@ -291,7 +292,8 @@ class Test:
             log.close()
             proc.is_azurite = True
             self.procs.append(proc)
-            client = azure.Client("127.0.0.1", port, tls=tls, ca_file=ca)
+            client = azure.Client("127.0.0.1", port, tls=tls, ca_file=ca,
+                                  check_hostname="IP:127.0.0.1" in san)
             if wait_port(port, 30, proc) and _answers(client):
                 return client
             stop_process(proc)
@@ -507,8 +509,8 @@ def extractor_files():
     return paths
 
 
-def make_certs(d):
-    """Throwaway CA and a server certificate for IP 127.0.0.1 / localhost.
+def make_certs(d, san="IP:127.0.0.1,DNS:localhost"):
+    """Throwaway CA and a server certificate for `san` (subjectAltName).
     Returns (ca.pem, server.pem, server.key)."""
     os.makedirs(d, exist_ok=True)
     ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
@@ -516,7 +518,7 @@ def make_certs(d):
     ext = os.path.join(d, "server.ext")
     with open(ext, "w") as f:
         f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-                "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
+                f"extendedKeyUsage=serverAuth\nsubjectAltName={san}\n")
     q = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True, "timeout": 60}
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
                     "-out", ca, "-days", "2", "-subj", "/CN=pstream test CA",

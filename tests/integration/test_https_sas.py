@@ -3,7 +3,8 @@
 """HTTPS with SAS: Azurite behind a throwaway CA (pstream gets it with
 --ca-file); a service SAS (sr=c, sp=racwl, spr=https) and an account SAS each
 upload the corpus plus a multi-block file byte for byte.  Without --ca-file the
-certificate is unknown: the run fails and no blob appears."""
+certificate is unknown, and with a certificate of the trusted CA for another
+host name the host check fails: both runs fail and no blob appears."""
 
 import os
 import sys
@@ -43,6 +44,16 @@ def main():
                           check_rc=None, timeout=120)
         t.check(run.rc in (1, 3), f"unknown CA: the run fails (1 or 3), rc {run.rc}")
         t.check(c.list_blobs("unknown-ca") == {}, "unknown CA: no blob was written")
+
+        # a certificate from the CA pstream trusts, but for another host name (the
+        # oracle's own client skips the host name check to look inside)
+        w = t.azurite(tls=True, san="DNS:blob.example.invalid")
+        w.create_container("wrong-host")
+        sas = w.service_sas("wrong-host", "racwl", protocol="https")
+        run, _ = t.ingest([gen], w.container_url("wrong-host", sas), "--ca-file", w.ca_file,
+                          label="wrong-host", check_rc=None, timeout=120)
+        t.check(run.rc in (1, 3), f"wrong host name: the run fails (1 or 3), rc {run.rc}")
+        t.check(w.list_blobs("wrong-host") == {}, "wrong host name: no blob was written")
 
 
 main()

@@ -19,15 +19,7 @@ def sas_url(c, container, blob, sas):
 
 def sas_status(c, method, container, blob, sas):
     """Status of an unsigned GET/HEAD through a SAS URL."""
-    conn = c.connect()
-    try:
-        conn.request(method, f"/{c.account}/{container}/{azure.quote_blob(blob)}?{sas}",
-                     headers={"x-ms-version": azure.SAS_VERSION})
-        r = conn.getresponse()
-        r.read()
-        return r.status
-    finally:
-        conn.close()
+    return azure.sas_request(method, sas_url(c, container, blob, sas), ca_file=c.ca_file)
 
 
 def check_auth(t, c):
@@ -63,6 +55,18 @@ def check_auth(t, c):
                           ca_file=c.ca_file) == 403, "SAS for another container: 403")
     t.check(azure.sas_signature(rw) and azure.sas_signature(rw) not in
             faultproxy.redact_query(rw), "redact_query drops sig")
+
+    # the PST Import Service's shape: sv=2015-04-05, sr=c, permissions only in a
+    # stored access policy (si=) that can create and write, not read
+    c.set_access_policy("oracle", "IngestionSasForAzCopy201601", "cw")
+    for version in ("2015-04-05", azure.SAS_VERSION):
+        sas = c.service_sas("oracle", None, identifier="IngestionSasForAzCopy201601",
+                            version=version)
+        t.check("sp=" not in sas and "si=" in sas, f"policy SAS {version} has si, no sp")
+        t.check(azure.sas_put(sas_url(c, "oracle", f"policy-{version}.pst", sas), b"abc",
+                              ca_file=c.ca_file) == 201, f"policy SAS {version}: Put Blob 201")
+        t.check(sas_status(c, "GET", "oracle", f"policy-{version}.pst", sas) == 403,
+                f"policy SAS {version}: GET 403")
 
 
 def check_proxy(t, c):
@@ -123,14 +127,32 @@ def check_proxy(t, c):
                             expect=None, conn=conn)[0]
             t.check(st == 200, f"keep-alive request {i}: 200")
         conn.close()
-        ka = [r["conn"] for r in px.log()[-5:]]
+        ka = [r["conn"] for r in px.log() if r["op"] == "list"][-5:]
         t.check(len(set(ka)) == 1, f"five requests on one proxied connection: {ka}")
     finally:
         px.stop()
 
 
+def check_helpers(t):
+    empty = t.path("empty")
+    open(empty, "wb").close()
+    t.check(harness.xxh3_128_file(empty) == "99aa06d3014798d86001c324468d497f",
+            "XXH3-128 of the empty input is the reference value")
+    data = harness.make_file(t.path("data"), 100000, seed=5)
+    with open(data, "rb") as f:
+        content = bytearray(f.read())
+    t.check(harness.files_equal(data, bytes(content)), "files_equal: same bytes")
+    content[77777] ^= 1
+    t.check(not harness.files_equal(data, bytes(content)), "files_equal: one bit flipped")
+    t.check(not harness.files_equal(data, bytes(content[:-1])), "files_equal: one byte short")
+    t.check(harness.make_file(t.path("again"), 100000, seed=5) and
+            harness.xxh3_128_file(t.path("again")) == harness.xxh3_128_file(data),
+            "make_file is deterministic for a seed")
+
+
 def main():
     with harness.Test("oracle") as t:
+        check_helpers(t)
         for tls in (False, True):
             c = t.azurite(tls=tls)
             check_auth(t, c)
