@@ -33,6 +33,7 @@ EXPECT = {
     "alice/2019/jan.pst": ("alice.archive@contoso.com", "TRUE", "/Old"),
     "alice/2020/q1/feb.pst": ("alice@contoso.com", None, ""),
     "alice/top.pst": ("alice@contoso.com", None, ""),
+    'alice/old, "quoted".pst': ("alice@contoso.com", None, ""),
     "bob/inbox.pst": ("bob@contoso.com", "FALSE", "/"),
     "bob/sub/nested.pst": None,
     "shared/team/x/cache.ost": ("carol@contoso.com", None, ""),

@@ -26,7 +26,11 @@ def make_sources(t):
     gen = t.path("gen")
     sizes = {"tiny.pst": 4, "header-only.pst": 512, "one-block.pst": BLOCK,
              "deep/dir/block-plus-one.ost": BLOCK + 1, "big/large.pst": 100 * MiB + 1,
-             "no extension": 3 * MiB}
+             "no extension": 3 * MiB,
+             # names that need care in URLs and signatures (no backslash: Azurite
+             # turns it into '/')
+             "odd names/a b+c#d%e&f=g;h'~.pst": 5000, "ünïcödé/日本語.pst": 6000,
+             "x/?q=1&sig=.pst": 7000, "tab\tname.pst": 8000}
     for i, (name, size) in enumerate(sorted(sizes.items())):
         harness.make_fake_pst(os.path.join(gen, name), size, seed=100 + i)
     harness.make_file(os.path.join(gen, "empty.pst"), 0, seed=1)
