@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Network faults through faultproxy.py (RELIABILITY.md §6 row U3, scaled down):
-a storm of 503 ServerBusy with Retry-After: 1, connections reset in the middle
-of request bodies, 500 OperationTimedOut, 429, a truncated answer to a Put
-Block and to a Put Block List, and a stalled request.  Every blob must still be
-byte-identical, every injected fault must have been retried, and each retry
-after a 503 must come >= 1 s (Retry-After) after the 503."""
+a storm of 503 ServerBusy with Retry-After: 1 (4 on Put Blob, 4 on Put Block),
+connections reset in the middle of request bodies, 500 OperationTimedOut, 429,
+a truncated answer to a Put Block and to a Put Block List, and a stalled
+request.  Every blob must still be byte-identical, every injected fault must
+have been retried, and each retry after a 503 must come >= 1 s (Retry-After)
+after the 503."""
 
 import os
 import sys
@@ -18,7 +19,9 @@ from harness import MiB  # noqa: E402
 
 UPLOADS = ["put_block", "put_blob"]
 RULES = [
-    {"op": UPLOADS, "skip": 4, "count": 8, "action": "status", "status": 503,
+    {"op": "put_blob", "skip": 4, "count": 4, "action": "status", "status": 503,
+     "code": "ServerBusy", "retry_after": 1},
+    {"op": "put_block", "skip": 2, "count": 4, "action": "status", "status": 503,
      "code": "ServerBusy", "retry_after": 1},
     {"op": "put_block", "skip": 1, "count": 3, "action": "reset", "after_bytes": MiB},
     {"op": "put_blob", "skip": 2, "count": 2, "action": "reset", "after_bytes": 30000},
