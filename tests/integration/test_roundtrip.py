@@ -5,8 +5,12 @@ pst-extractor files and generated files at the block boundaries (4 bytes,
 exactly one block, one block + 1, > 100 MiB with 4 MiB blocks); every blob is
 downloaded and compared byte for byte, the report's statuses, sizes and
 XXH3-128 are checked, and the request shapes are read from a pass-through
-proxy (Put Blob up to the block size, Put Block + Put Block List above)."""
+proxy (Put Blob up to the block size, Put Block + Put Block List above).
+Files named *.pst without a PST header are skipped (exit 1); --all-files
+uploads them, 0 and 1 bytes included.  The key also comes from the
+environment; a missing container fails the run."""
 
+import json
 import os
 import sys
 import urllib.parse
@@ -21,8 +25,10 @@ BLOCK = 4 * MiB
 
 
 def make_sources(t):
-    """Generated tree: PST-magic files at the size boundaries, plus files that
-    are not PSTs (no '!BDN' header) and must not be uploaded."""
+    """Generated tree: PST-magic files at the size boundaries and with names that
+    need escaping, plus files that are not PSTs and not named like one (ignored).
+    A second tree: files named *.pst/*.ost without a PST header (0 bytes, 1 byte,
+    random), which ingest must skip, list and count as skipped."""
     gen = t.path("gen")
     sizes = {"tiny.pst": 4, "header-only.pst": 512, "one-block.pst": BLOCK,
              "deep/dir/block-plus-one.ost": BLOCK + 1, "big/large.pst": 100 * MiB + 1,
@@ -33,13 +39,16 @@ def make_sources(t):
              "x/?q=1&sig=.pst": 7000, "tab\tname.pst": 8000}
     for i, (name, size) in enumerate(sorted(sizes.items())):
         harness.make_fake_pst(os.path.join(gen, name), size, seed=100 + i)
-    harness.make_file(os.path.join(gen, "empty.pst"), 0, seed=1)
-    harness.make_file(os.path.join(gen, "one-byte.pst"), 1, seed=2)
-    with open(os.path.join(gen, "random.pst"), "wb") as f:
+    with open(os.path.join(gen, "random.bin"), "wb") as f:
         f.write(b"RND!" + os.urandom(9000))
     with open(os.path.join(gen, "notes.txt"), "w") as f:
         f.write("not a PST\n")
-    return gen, sizes
+    named = t.path("named")
+    harness.make_file(os.path.join(named, "empty.pst"), 0, seed=1)
+    harness.make_file(os.path.join(named, "one-byte.ost"), 1, seed=2)
+    harness.make_file(os.path.join(named, "sub/random.pst"), 9000, seed=3)
+    harness.make_fake_pst(os.path.join(named, "real.pst"), 70000, seed=4)
+    return gen, sizes, named
 
 
 def ops_for(log, container, blob):
@@ -51,7 +60,7 @@ def main():
     with harness.Test("roundtrip") as t:
         cdir, rows = harness.corpus()
         extractor = harness.extractor_files()
-        gen, sizes = make_sources(t)
+        gen, sizes, named = make_sources(t)
         c = t.azurite()
         c.create_container("roundtrip")
         px = faultproxy.FaultProxy("127.0.0.1", c.port, log_path=t.path("proxy.jsonl"))
@@ -103,6 +112,27 @@ def main():
                         f"{name}: committed block sizes {[s for _, s in bl][-3:]} end with "
                         f"{want[-3:]} ({len(bl)} blocks)")
                 t.check(len({len(i) for i, _ in bl}) == 1, f"{name}: block IDs of one length")
+
+        # files named like PSTs without a PST header: skipped, listed, exit 1; with
+        # --all-files every regular file goes up, the empty and 1-byte ones too
+        c.create_container("named")
+        run, report = t.ingest([named], c.container_url("named"), key=azure.AZURITE_KEY,
+                               label="named", check_rc=None)
+        t.check(run.rc == 1, f"*.pst/*.ost without a header: exit 1: {run.describe()}")
+        t.verify_blobs(c, "named", {"real.pst": os.path.join(named, "real.pst")})
+        with open(report) as f:
+            skipped = {os.path.relpath(s.get("path", ""), named)
+                       for s in json.load(f).get("skipped", [])}
+        want = {"empty.pst", "one-byte.ost", "sub/random.pst"}
+        t.check(skipped == want, f"report lists the skipped ones: {sorted(skipped)}")
+        t.check(all(n in run.stderr for n in want), "stderr names the skipped ones")
+        c.create_container("all-files")
+        run, report = t.ingest([named], c.container_url("all-files"), "--all-files",
+                               key=azure.AZURITE_KEY, label="all-files")
+        t.check(run.rc == 0, f"--all-files: exit 0: {run.describe()}")
+        everything = harness.tree_blobs(named)
+        t.verify_blobs(c, "all-files", everything)
+        t.verify_report(report, everything)
 
         # the key from the environment instead of --key-file
         c.create_container("from-env")
