@@ -168,14 +168,14 @@ static int parse_line(char *line, unsigned lineno, struct rule *ret, char *err, 
                 if (!eq) {
                         set_err(err, errlen, "line %u: option '%.64s' is not KEY=VALUE", lineno,
                                 tok[i]);
-                        return -EINVAL;
+                        goto fail;
                 }
                 *eq = '\0';
                 if (!strcasecmp(tok[i], "IsArchive")) {
                         if (strcasecmp(eq + 1, "TRUE") && strcasecmp(eq + 1, "FALSE")) {
                                 set_err(err, errlen, "line %u: IsArchive must be TRUE or FALSE",
                                         lineno);
-                                return -EINVAL;
+                                goto fail;
                         }
                         for (char *c = eq + 1; *c; c++)
                                 *c = (char)toupper((unsigned char)*c);
@@ -184,7 +184,7 @@ static int parse_line(char *line, unsigned lineno, struct rule *ret, char *err, 
                         if (eq[1] != '/') {
                                 set_err(err, errlen,
                                         "line %u: TargetRootFolder must start with '/'", lineno);
-                                return -EINVAL;
+                                goto fail;
                         }
                         slot = &r.target_root;
                 } else if (!strcasecmp(tok[i], "ContentCodePage")) {
@@ -193,12 +193,12 @@ static int parse_line(char *line, unsigned lineno, struct rule *ret, char *err, 
                         if (*end || cp <= 0 || cp > 65535) {
                                 set_err(err, errlen, "line %u: ContentCodePage must be a number",
                                         lineno);
-                                return -EINVAL;
+                                goto fail;
                         }
                         slot = &r.codepage;
                 } else {
                         set_err(err, errlen, "line %u: unknown option '%.64s'", lineno, tok[i]);
-                        return -EINVAL;
+                        goto fail;
                 }
                 if (*slot) {
                         set_err(err, errlen, "line %u: option %s given twice", lineno, tok[i]);
