@@ -31,7 +31,7 @@ ninja -C build-fuzz >/dev/null || exit 1
 
 if [ ${#targets[@]} -eq 0 ]; then
         for t in build-fuzz/tests/fuzz/fuzz-*; do
-                [ -x "$t" ] && targets+=("$(basename "$t")")
+                [ -f "$t" ] && [ -x "$t" ] && targets+=("$(basename "$t")")
         done
 fi
 
