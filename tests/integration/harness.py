@@ -302,9 +302,11 @@ class Test:
     # ---- pstream ----------------------------------------------------------
 
     def pstream(self, args, *, env=None, timeout=300, label=None, check_rc=None,
-                stdin=None, argv=None):
+                stdin=None, argv=None, signal_after=None):
         """Run pstream with `args` (or the full command line `argv`, e.g. behind
-        setpriv); returns a Run with rc, stdout, stderr (text) and their paths."""
+        setpriv); returns a Run with rc, stdout, stderr (text) and their paths.
+        signal_after=(seconds, signum): send that signal if it still runs then;
+        Run.after_signal is the time from the signal to the exit."""
         self.runs += 1
         label = label or f"run{self.runs}"
         out = os.path.join(self.logdir, f"{label}.stdout")
@@ -318,14 +320,23 @@ class Test:
                                     env=full_env, preexec_fn=_die_with_parent)
             self.procs.append(proc)
             t0 = time.monotonic()
+            t_sig = None
             try:
+                if signal_after:
+                    try:
+                        proc.wait(signal_after[0])
+                    except subprocess.TimeoutExpired:
+                        proc.send_signal(signal_after[1])
+                        t_sig = time.monotonic()
                 rc = proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 stop_process(proc, 5)
-                raise Failure(f"pstream {label} did not finish within {timeout} s: {argv}")
+                raise Failure(f"pstream {label} did not finish within {timeout} s"
+                              f"{' after the signal' if t_sig else ''}: {argv}")
             finally:
                 self.procs.remove(proc)
         run = Run(argv, rc, out, err, time.monotonic() - t0)
+        run.after_signal = None if t_sig is None else time.monotonic() - t_sig
         self.outputs += [out, err]
         if check_rc is not None and rc != check_rc:
             print(f"--- pstream {label}: {' '.join(argv)}\n--- rc {rc}, expected {check_rc}")
@@ -334,7 +345,7 @@ class Test:
         return run
 
     def ingest(self, srcs, url, *extra, label, key=None, env=None, timeout=300,
-               check_rc=0, verbose=True, state=True):
+               check_rc=0, verbose=True, state=True, signal_after=None):
         """`pstream ingest SRCS --to URL` with a report (and a state dir) in the temp
         dir; key: the account key, passed with --key-file.  Returns (Run, report path)."""
         report = self.path(f"{label}.report.json")
@@ -346,7 +357,7 @@ class Test:
         if verbose:
             args.append("-v")
         run = self.pstream(args + list(extra), env=env, timeout=timeout, label=label,
-                           check_rc=check_rc)
+                           check_rc=check_rc, signal_after=signal_after)
         return run, report
 
     def key_file(self, key=azure.AZURITE_KEY):
