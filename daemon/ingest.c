@@ -161,6 +161,10 @@ static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
 {
+        /* A second signal means "now": the state on disk is consistent after
+         * every commit, so nothing is lost but the blocks in flight. */
+        if (got_signal)
+                _exit(3);
         got_signal = sig;
 }
 
@@ -703,6 +707,8 @@ static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
         if (f->state == FILE_PENDING) {
                 if (r == -EMSGSIZE && request_restart(p, f)) {
                         /* the file goes round again */
+                } else if (r == -ECANCELED) {
+                        file_fail(p, f, r, "not uploaded: %s", p->fatal_msg);
                 } else if (r < 0) {
                         char what[64];
                         if (f->plan.single)
@@ -727,7 +733,9 @@ static void on_commit_finished(struct net_req *req, int r, const struct net_diag
         f->outstanding--;
         if (f->state != FILE_PENDING)
                 return;
-        if (r < 0)
+        if (r == -ECANCELED)
+                file_fail(p, f, r, "not committed: %s", p->fatal_msg);
+        else if (r < 0)
                 fail_request(p, f, "Put Block List", r, d);
         else
                 file_committed(p, f);
@@ -813,8 +821,23 @@ static void upload_job(struct pipeline *p, struct job *j)
         f->outstanding++;
 }
 
+/* Stop means now: nothing new is read, requests in flight or waiting for a
+ * retry are cancelled (a server that never answers must not hold a SIGTERM
+ * hostage), and the reader is released from every wait. */
+static void uploader_stop(struct pipeline *p)
+{
+        io_pool_cancel(p->pool);
+        pthread_mutex_lock(&p->restart_lock);
+        p->no_more_restarts = true;
+        pthread_cond_signal(&p->restart_cond);
+        pthread_mutex_unlock(&p->restart_lock);
+        net_cancel_all(p->up);
+}
+
 static void uploader_loop(struct pipeline *p)
 {
+        bool stopping = false;
+
         for (;;) {
                 struct job *j;
                 struct net_stats st;
@@ -822,34 +845,36 @@ static void uploader_loop(struct pipeline *p)
                 while ((j = queue_try_pop(p->up_q)))
                         upload_job(p, j);
 
-                if (got_signal && !atomic_load(&p->stop)) {
+                if (got_signal && !atomic_load(&p->stop))
                         set_fatal(p, -ECANCELED, "interrupted by a signal");
-                        io_pool_cancel(p->pool);
+                if (atomic_load(&p->stop) && !stopping) {
+                        stopping = true;
+                        uploader_stop(p);
                 }
-                if (atomic_load(&p->stop)) {
-                        /* Files still waiting fail now; what is in flight
-                         * finishes (or is cancelled when the uploader is freed). */
+                if (stopping)
                         for (size_t i = 0; i < p->nfiles; i++)
                                 if (p->files[i].state == FILE_PENDING &&
                                     p->files[i].outstanding == 0)
                                         file_fail(p, &p->files[i], -ECANCELED, "not uploaded: %s",
                                                   p->fatal_msg);
-                }
 
                 uploader_restarts(p);
                 net_get_stats(p->up, &st);
                 if (atomic_load(&p->reader_done) && atomic_load(&p->workers_alive) == 0 &&
-                    st.active == 0 && st.queued == 0 && !(j = queue_try_pop(p->up_q))) {
-                        if (p->files_final == p->nfiles || atomic_load(&p->stop))
+                    st.active == 0 && st.queued == 0) {
+                        /* The last jobs may have come in after the drain above. */
+                        if ((j = queue_try_pop(p->up_q))) {
+                                upload_job(p, j);
+                                continue;
+                        }
+                        if (p->files_final == p->nfiles || stopping)
                                 break;
                 }
-                if (j)
-                        upload_job(p, j);
 
                 int r = net_run(p->up, 200);
                 if (r < 0 && r != -EINTR) {
                         set_fatal(p, r, "upload engine failed");
-                        break;
+                        continue;
                 }
                 progress_tick(&p->progress, st.bytes_sent);
         }
@@ -1111,7 +1136,9 @@ int ingest_run(const struct ingest_cfg *cfg)
 {
         struct pipeline *p = calloc(1, sizeof(*p));
         struct scan_result scan = { 0 };
-        struct scan_opts sopts = { .read_store = true, .all_files = cfg->all_files };
+        struct scan_opts sopts = { .read_store = true,
+                                   .all_files = cfg->all_files,
+                                   .cancel = &got_signal };
         struct net_dest_info dest;
         struct net_diag diag = { 0 };
         pthread_t reader_tid, *worker_tids = NULL;
@@ -1150,8 +1177,17 @@ int ingest_run(const struct ingest_cfg *cfg)
                 }
         }
 
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
         t0 = now_monotonic();
         r = scan_roots(cfg->sources, cfg->nsources, &sopts, &scan);
+        if (r == -ECANCELED) {
+                log_error("interrupted while looking for PST files; nothing was uploaded");
+                goto out;
+        }
         if (r < 0) {
                 log_error_errno(r, "discovery failed: %m");
                 goto out;
@@ -1292,11 +1328,6 @@ int ingest_run(const struct ingest_cfg *cfg)
         size_t qcap = MIN(65536, MAX(256, io_pool_nchunks(p->pool) * 4));
         if (queue_new(qcap, &p->work_q) < 0 || queue_new(qcap, &p->up_q) < 0)
                 goto out;
-
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
 
         /* Threads: the reader, the workers, and this thread as the uploader. */
         atomic_init(&p->workers_alive, cfg->workers);

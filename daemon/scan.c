@@ -259,6 +259,8 @@ static int visit(struct walker *w, int dirfd, const char *name, const char *path
 {
         struct stat st;
 
+        if (w->opts->cancel && *w->opts->cancel)
+                return -ECANCELED;
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return add_skip(w, path, SCAN_SKIP_ERROR, "cannot stat: %m");
 

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "pstream/pst.h"
@@ -54,6 +55,8 @@ struct scan_result {
 struct scan_opts {
         bool read_store; /* also read the message store (password, display name) */
         bool all_files;  /* every regular file is an entry, PST or not (ingest --all-files) */
+        /* when non-NULL and set (by a signal handler), the walk ends with -ECANCELED */
+        const volatile sig_atomic_t *cancel;
 };
 
 /* Walk every root.  Fails only on allocation failure; everything about the

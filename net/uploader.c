@@ -895,10 +895,8 @@ static int run_callbacks(struct net_uploader *u)
         return n;
 }
 
-struct net_uploader *net_uploader_free(struct net_uploader *u)
+void net_cancel_all(struct net_uploader *u)
 {
-        if (!u)
-                return NULL;
         /* Callbacks of cancelled requests may still submit: cancel until
          * nothing is left. */
         for (;;) {
@@ -919,6 +917,13 @@ struct net_uploader *net_uploader_free(struct net_uploader *u)
                         break;
                 run_callbacks(u);
         }
+}
+
+struct net_uploader *net_uploader_free(struct net_uploader *u)
+{
+        if (!u)
+                return NULL;
+        net_cancel_all(u);
 
         for (unsigned i = 0; i < u->nidle; i++)
                 curl_easy_cleanup(u->idle[i]);

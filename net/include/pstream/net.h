@@ -181,6 +181,10 @@ int net_submit(struct net_uploader *u, struct net_req *req);
  * Returns the number of requests finished, or -errno. */
 int net_run(struct net_uploader *u, int timeout_ms);
 
+/* Abort every request in flight, queued or waiting for a retry: each done
+ * callback runs now with -ECANCELED.  The uploader stays usable. */
+void net_cancel_all(struct net_uploader *u);
+
 /* Make a net_run() that is waiting return early.  Thread-safe. */
 void net_wakeup(struct net_uploader *u);
 
