@@ -40,7 +40,7 @@ struct ingest_cfg {
 /* Defaults of every option, for --help and --dump-config. */
 #define INGEST_DEFAULT_CONNECTIONS 16
 #define INGEST_DEFAULT_BLOCK_SIZE (8ull << 20)
-#define INGEST_DEFAULT_MEMORY (64ull << 20)
+#define INGEST_DEFAULT_MEMORY (32ull << 20)
 #define INGEST_DEFAULT_QUEUE_DEPTH 64
 #define INGEST_CHUNK_SIZE (1ull << 20)
 

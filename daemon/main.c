@@ -95,9 +95,9 @@ static const char usage_ingest[] =
         "      --block-size SIZE    Put Block size (default 8M; doubled for files that would\n"
         "                           need more than 50,000 blocks; 4M is used after a 413)\n"
         "      --put-blob-max SIZE  files up to SIZE go up in one Put Blob (default: block size)\n"
-        "      --memory SIZE        read buffers at most (default 64M); bounds memory whatever\n"
+        "      --memory SIZE        read buffers at most (default 32M); bounds memory whatever\n"
         "                           the size of the files or the estate\n"
-        "      --workers N          hashing threads (default: number of CPUs)\n"
+        "      --workers N          hashing threads (default: 1, CPUs/4 above 4 CPUs)\n"
         "      --queue-depth N      reads in flight (default 64)\n"
         "      --io auto|uring|pread  reader backend (default auto: io_uring, else pread)\n"
         "\n"
@@ -432,7 +432,10 @@ static int cmd_ingest(int argc, char **argv)
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         int c, r;
 
-        cfg.workers = ncpu > 0 ? (unsigned)MIN(ncpu, 64) : 2;
+        /* One hashing thread moves several GB/s (CRC-64 and XXH3 both run at
+         * memory speed); more only compete with the reader, the uploader and
+         * the kernel's copies on a small staging VM. */
+        cfg.workers = ncpu > 4 ? (unsigned)MIN(ncpu / 4, 16) : 1;
 
         while ((c = getopt_long(argc, argv, "c:vqh", opts, NULL)) >= 0) {
                 switch (c) {
