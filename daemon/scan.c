@@ -113,7 +113,7 @@ int scan_classify_fd(int fd, uint64_t size, bool read_store, struct scan_entry *
         if (r < 0) {
                 /* The magic says PST: it is moved byte for byte all the same,
                  * with the damage reported. */
-                snprintf(e->problem, sizeof(e->problem), "header: %s", diag.msg);
+                snprintf(e->problem, sizeof(e->problem), "%s", diag.msg);
                 return 1;
         }
         e->header_ok = true;
