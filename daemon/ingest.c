@@ -119,7 +119,6 @@ struct job {
         struct file *f;
         unsigned gen;
         uint32_t index;
-        int error;
         struct io_buf *buf; /* NULL for a 0-byte file */
         uint64_t crc;
         struct net_req req;
@@ -234,7 +233,6 @@ static void reader_fail_file(struct pipeline *p, struct file *f, int error, cons
                 set_fatal(p, -ENOMEM, "out of memory");
                 return;
         }
-        j->error = error;
         va_start(ap, fmt);
         vsnprintf(f->error, sizeof(f->error), fmt, ap);
         va_end(ap);
@@ -584,10 +582,9 @@ static void file_final(struct pipeline *p, struct file *f, enum file_state st)
                 atomic_fetch_add(&p->progress.files_failed, 1);
 }
 
-static void file_fail(struct pipeline *p, struct file *f, int error, const char *fmt, ...)
-        _printf_(4, 5);
+static void file_fail(struct pipeline *p, struct file *f, const char *fmt, ...) _printf_(3, 4);
 
-static void file_fail(struct pipeline *p, struct file *f, int error, const char *fmt, ...)
+static void file_fail(struct pipeline *p, struct file *f, const char *fmt, ...)
 {
         va_list ap;
 
@@ -599,7 +596,6 @@ static void file_fail(struct pipeline *p, struct file *f, int error, const char 
         va_end(ap);
         log_error("file=%s blob=%s: %s", f->e->path, f->blob, f->error);
         file_final(p, f, FILE_FAILED);
-        (void)error;
 }
 
 /* Errors that no other file can escape either: stop the run. */
@@ -619,7 +615,7 @@ static void fail_request(struct pipeline *p, struct file *f, const char *what, i
                  d ? d->status : 0L, d && d->request_id[0] ? ", request id " : "",
                  d && d->request_id[0] ? d->request_id : "", d ? d->attempts : 0,
                  d && d->attempts == 1 ? "" : "s");
-        file_fail(p, f, r, "%s", msg);
+        file_fail(p, f, "%s", msg);
         if (error_is_fatal(r)) {
                 char fm[900];
                 const char *hint = r == -ENOENT  ? "does the container exist?"
@@ -708,7 +704,7 @@ static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
                 if (r == -EMSGSIZE && request_restart(p, f)) {
                         /* the file goes round again */
                 } else if (r == -ECANCELED) {
-                        file_fail(p, f, r, "not uploaded: %s", p->fatal_msg);
+                        file_fail(p, f, "not uploaded: %s", p->fatal_msg);
                 } else if (r < 0) {
                         char what[64];
                         if (f->plan.single)
@@ -734,7 +730,7 @@ static void on_commit_finished(struct net_req *req, int r, const struct net_diag
         if (f->state != FILE_PENDING)
                 return;
         if (r == -ECANCELED)
-                file_fail(p, f, r, "not committed: %s", p->fatal_msg);
+                file_fail(p, f, "not committed: %s", p->fatal_msg);
         else if (r < 0)
                 fail_request(p, f, "Put Block List", r, d);
         else
@@ -747,7 +743,7 @@ static void submit_commit(struct pipeline *p, struct file *f)
         int r;
 
         if (st < 0) {
-                file_fail(p, f, st, "source changed while it was read: %s; rerun to upload it",
+                file_fail(p, f, "source changed while it was read: %s; rerun to upload it",
                           strerror(-st));
                 return;
         }
@@ -761,7 +757,7 @@ static void submit_commit(struct pipeline *p, struct file *f)
         };
         r = net_submit(p->up, &f->commit);
         if (r < 0) {
-                file_fail(p, f, r, "cannot queue Put Block List: %s", strerror(-r));
+                file_fail(p, f, "cannot queue Put Block List: %s", strerror(-r));
                 return;
         }
         f->outstanding++;
@@ -776,7 +772,7 @@ static void upload_job(struct pipeline *p, struct job *j)
                 if (f->state == FILE_PENDING && j->gen == atomic_load(&f->gen)) {
                         char msg[sizeof(f->error)];
                         memcpy(msg, f->error, sizeof(msg));
-                        file_fail(p, f, j->error, "%s", msg);
+                        file_fail(p, f, "%s", msg);
                 }
                 job_free(j);
                 return;
@@ -787,7 +783,7 @@ static void upload_job(struct pipeline *p, struct job *j)
         }
         if (f->state != FILE_PENDING || atomic_load(&p->stop)) {
                 if (f->state == FILE_PENDING && atomic_load(&p->stop))
-                        file_fail(p, f, -ECANCELED, "not uploaded: %s",
+                        file_fail(p, f, "not uploaded: %s",
                                   p->fatal_msg[0] ? "run stopped" : "interrupted");
                 job_free(j);
                 return;
@@ -797,7 +793,7 @@ static void upload_job(struct pipeline *p, struct job *j)
                  * read whole from an unchanged source. */
                 int st = atomic_load(&f->read_status);
                 if (st < 0) {
-                        file_fail(p, f, st, "source changed while it was read; rerun to upload it");
+                        file_fail(p, f, "source changed while it was read; rerun to upload it");
                         job_free(j);
                         return;
                 }
@@ -814,7 +810,7 @@ static void upload_job(struct pipeline *p, struct job *j)
         };
         r = net_submit(p->up, &j->req);
         if (r < 0) {
-                file_fail(p, f, r, "cannot queue upload: %s", strerror(-r));
+                file_fail(p, f, "cannot queue upload: %s", strerror(-r));
                 job_free(j);
                 return;
         }
@@ -855,7 +851,7 @@ static void uploader_loop(struct pipeline *p)
                         for (size_t i = 0; i < p->nfiles; i++)
                                 if (p->files[i].state == FILE_PENDING &&
                                     p->files[i].outstanding == 0)
-                                        file_fail(p, &p->files[i], -ECANCELED, "not uploaded: %s",
+                                        file_fail(p, &p->files[i], "not uploaded: %s",
                                                   p->fatal_msg);
 
                 uploader_restarts(p);
@@ -1375,7 +1371,7 @@ int ingest_run(const struct ingest_cfg *cfg)
         p->up = net_uploader_free(p->up);
         for (size_t i = 0; i < p->nfiles; i++)
                 if (p->files[i].state == FILE_PENDING)
-                        file_fail(p, &p->files[i], -ECANCELED, "not uploaded: %s",
+                        file_fail(p, &p->files[i], "not uploaded: %s",
                                   p->fatal_msg[0] ? p->fatal_msg : "stopped");
         progress_end(&p->progress);
 
