@@ -10,6 +10,16 @@
  * queued (waiting for a connection slot), active (inside curl), waiting (a
  * retry timer runs) or finished (its callback runs at the end of this
  * net_run() pass).
+ *
+ * The bandwidth cap is one token bucket (net/throttle.c) over the request
+ * bodies of all connections.  read_cb() takes tokens before it copies; with
+ * none it returns CURL_READFUNC_PAUSE and marks the transfer paused, and
+ * net_run() un-pauses the paused ones (curl_easy_pause(CURLPAUSE_CONT)) as
+ * soon as a grant is due, which also bounds its poll timeout.  So that no
+ * paused request starves into the stall timeout, a capped uploader starts a
+ * request only while fewer than max(1, cap x 2 s / body length) run: each
+ * one then gets its body through in a few seconds, and a cap too low for a
+ * whole block in a stall timeout still moves every request steadily.
  */
 #include <ctype.h>
 #include <curl/curl.h>
@@ -48,6 +58,7 @@ struct xfer {
         enum xfer_list list;
 
         bool verify;             /* the Get Block List after a commit */
+        bool paused;             /* read_cb() paused it for want of tokens */
         CURL *easy;
         struct curl_slist *headers;
         char *url;               /* full URL of the current stage (SAS included) */
@@ -98,6 +109,7 @@ struct net_uploader {
         void (*trace)(void *ctx, int level, const char *msg);
         void *trace_ctx;
 
+        struct net_bucket bucket; /* the cap; rate 0 = none */
         struct xlist queued, active, waiting, finished;
         CURL **idle;             /* easy handles kept for reuse */
         unsigned nidle;
@@ -204,8 +216,13 @@ static const char *op_name(const struct xfer *x)
 static size_t read_cb(char *dst, size_t size, size_t nitems, void *userdata)
 {
         struct xfer *x = userdata;
-        size_t want = size * nitems, n = 0;
+        size_t want = (size_t)MIN((uint64_t)(size * nitems), x->body_len - x->pos), n = 0;
 
+        want = net_bucket_take(&x->u->bucket, want, now_ns());
+        if (want == 0 && x->pos < x->body_len) {
+                x->paused = true;
+                return CURL_READFUNC_PAUSE;
+        }
         if (x->xml) {
                 n = (size_t)MIN((uint64_t)want, x->body_len - x->pos);
                 memcpy(dst, x->xml + x->pos, n);
@@ -532,6 +549,7 @@ static void start(struct xfer *x)
         x->stage_attempts++;
         x->diag.attempts++;
         x->pos = 0;
+        x->paused = false;
         x->chunk = 0;
         x->chunk_off = 0;
         x->resp_len = 0;
@@ -816,6 +834,7 @@ int net_uploader_new(const struct net_cfg *cfg, struct net_uploader **ret, struc
         u->connections = cfg->connections ? cfg->connections : 16;
         u->stall_timeout_s = cfg->stall_timeout_s ? (long)cfg->stall_timeout_s : 60;
         u->connect_timeout_s = cfg->connect_timeout_s ? (long)cfg->connect_timeout_s : 30;
+        net_bucket_init(&u->bucket, cfg->cap, now_ns());
         u->backoff = cfg->backoff;
         if (!u->backoff.max_retries)
                 u->backoff.max_retries = 20;
@@ -1058,10 +1077,40 @@ static uint64_t promote_due(struct net_uploader *u, uint64_t now)
         return next;
 }
 
+/* May the head of the queue start now?  Under a cap only as many run as
+ * the cap can keep moving (net_bucket_max_active()). */
+static bool can_start(const struct net_uploader *u)
+{
+        return u->queued.head &&
+               u->active.n < net_bucket_max_active(&u->bucket, u->queued.head->body_len, u->connections);
+}
+
 static void start_queued(struct net_uploader *u)
 {
-        while (u->queued.head && u->active.n < u->connections)
+        while (can_start(u))
                 start(u->queued.head);
+}
+
+/* Un-pause paused transfers when the bucket can grant them something;
+ * returns ns until it can, or UINT64_MAX when none is paused. */
+static uint64_t resume_paused(struct net_uploader *u, uint64_t now)
+{
+        uint64_t left = UINT64_MAX, wait;
+
+        for (struct xfer *x = u->active.head; x; x = x->next)
+                if (x->paused)
+                        left = MIN(left, x->body_len - x->pos);
+        if (left == UINT64_MAX)
+                return UINT64_MAX;
+        wait = net_bucket_wait_ns(&u->bucket, (size_t)MIN(left, (uint64_t)SIZE_MAX), now);
+        if (wait > 0)
+                return wait;
+        for (struct xfer *x = u->active.head; x; x = x->next)
+                if (x->paused) {
+                        x->paused = false;
+                        curl_easy_pause(x->easy, CURLPAUSE_CONT);
+                }
+        return 0;
 }
 
 static void reap(struct net_uploader *u)
@@ -1093,6 +1142,7 @@ int net_run(struct net_uploader *u, int timeout_ms)
 
                 next_timer = promote_due(u, now);
                 start_queued(u);
+                resume_paused(u, now);
                 if (curl_multi_perform(u->multi, &running) != CURLM_OK)
                         return -EIO;
                 reap(u);
@@ -1105,8 +1155,8 @@ int net_run(struct net_uploader *u, int timeout_ms)
                 now = now_ns();
                 if (now >= deadline)
                         return 0;
-                next_timer = promote_due(u, now);
-                if (u->queued.head && u->active.n < u->connections)
+                next_timer = MIN(promote_due(u, now), resume_paused(u, now));
+                if (next_timer == 0 || can_start(u))
                         continue;
 
                 wait_ns = MIN(next_timer, deadline == UINT64_MAX ? UINT64_MAX : deadline - now);
@@ -1130,6 +1180,14 @@ void net_get_stats(const struct net_uploader *u, struct net_stats *ret)
         *ret = u->stats;
         ret->active = u->active.n;
         ret->queued = u->queued.n + u->waiting.n;
+        ret->cap = u->bucket.rate;
+}
+
+void net_set_cap(struct net_uploader *u, uint64_t cap)
+{
+        net_bucket_set_rate(&u->bucket, cap, now_ns());
+        /* Lifting the cap lets paused transfers go at once. */
+        resume_paused(u, now_ns());
 }
 
 const char *net_curl_version(void)

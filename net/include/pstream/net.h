@@ -5,7 +5,8 @@
  * Owns the curl multi handle and every easy handle, the connection pool,
  * request signing (Shared Key, SAS), the wire checksum (CRC-64/NVME sent as
  * x-ms-content-crc64), block planning, retries with backoff and jitter, and
- * the redaction of secrets.  Never knows PST, never decides dedup policy,
+ * the redaction of secrets, and the bandwidth cap (one token bucket over
+ * all connections).  Never knows PST, never decides dedup policy,
  * never logs: failures come back as -errno plus a struct net_diag, and
  * debug-level events go to the optional trace hook (already redacted).
  *
@@ -77,6 +78,8 @@ struct net_cfg {
         unsigned connections;    /* parallel keep-alive connections (default 16) */
         unsigned stall_timeout_s; /* abort a request making no progress this long (default 60) */
         unsigned connect_timeout_s; /* default 30 */
+        uint64_t cap;            /* bandwidth cap in request-body bytes per second, 0 = none;
+                                  * net_set_cap() changes it live */
         struct net_backoff backoff;
         const char *user_agent;  /* default "pstream/<version>" */
         /* Debug trace hook: one event per call, secrets already redacted. */
@@ -162,6 +165,7 @@ struct net_stats {
         uint64_t retries;       /* tries repeated after a retryable failure */
         unsigned active;        /* requests in flight now */
         unsigned queued;        /* submitted, waiting for a connection */
+        uint64_t cap;           /* cap in force, bytes/s, 0 = none */
 };
 
 struct net_uploader;
@@ -189,6 +193,10 @@ void net_cancel_all(struct net_uploader *u);
 void net_wakeup(struct net_uploader *u);
 
 void net_get_stats(const struct net_uploader *u, struct net_stats *ret);
+
+/* Change the bandwidth cap (bytes/s of request bodies, 0 = none) from now
+ * on.  Transfers in flight continue at the new pace; none is restarted. */
+void net_set_cap(struct net_uploader *u, uint64_t cap);
 
 /* Versions for `pstream --version`: curl version and its TLS backend. */
 const char *net_curl_version(void);
@@ -222,3 +230,37 @@ int net_parse_error_body(const char *body, size_t len, char *code, size_t codele
  * "SharedKey account:sig").  Exposed for the documented-example tests. */
 int net_sharedkey_sign(const char *account, const char *key_base64, const char *string_to_sign,
                        char *out, size_t outlen);
+
+/* ---- bandwidth cap: the token bucket --------------------------------- */
+
+/* One token bucket over the request-body bytes of every connection (HTTP
+ * headers and TLS framing are not counted: a few hundred bytes per
+ * request).  Time comes in as an argument (CLOCK_MONOTONIC ns in the
+ * uploader, anything in tests), so the arithmetic is testable without
+ * sleeping.
+ *
+ * The bucket starts empty and holds at most `burst` tokens (an eighth of a
+ * second of rate, at least two quanta), so no one-second window carries
+ * more than rate + burst, 112.5 % of the cap.  A take is granted in pieces
+ * of at least `quantum` bytes (a sixty-fourth of a second of rate, between
+ * 4 KiB and 256 KiB) or what is left of the body, so a paced transfer sends
+ * full segments and wakes up at most about 64 times a second. */
+struct net_bucket {
+        uint64_t rate;     /* bytes per second; 0 = unlimited */
+        uint64_t burst;    /* bytes */
+        uint64_t quantum;  /* smallest grant worth a wake-up, bytes */
+        double tokens;     /* bytes available at last_ns */
+        uint64_t last_ns;
+};
+
+void net_bucket_init(struct net_bucket *b, uint64_t rate, uint64_t now_ns);
+/* New rate from now on; tokens earned so far are kept (within the new burst). */
+void net_bucket_set_rate(struct net_bucket *b, uint64_t rate, uint64_t now_ns);
+/* Bytes, at most want, that may be sent now (they are taken from the bucket);
+ * 0 means pause: fewer than min(quantum, want) tokens are there. */
+size_t net_bucket_take(struct net_bucket *b, size_t want, uint64_t now_ns);
+/* Nanoseconds until a take of want bytes would be granted; 0 when now. */
+uint64_t net_bucket_wait_ns(struct net_bucket *b, size_t want, uint64_t now_ns);
+/* How many requests of body_len bytes may run at once under the cap so each
+ * one keeps moving: max(1, rate x 2 s / body_len), at most connections. */
+unsigned net_bucket_max_active(const struct net_bucket *b, uint64_t body_len, unsigned connections);
