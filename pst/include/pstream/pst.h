@@ -133,3 +133,19 @@ struct pst_store_info {
  * -ENOTSUP if the name is kept in a subnode (not read yet). */
 int pst_store_info(struct pst_file *f, struct pst_store_info *ret, struct pst_want *want,
                    struct pst_diag *diag);
+
+/* ---- message bodies and MIME (lzfu.c, rtfhtml.c, mime.c) -------------- */
+
+/* Largest body any of these functions produces (64 MiB): -EFBIG above. */
+#define PST_LZFU_MAX_OUT (64u * 1024 * 1024)
+
+/* Decompress PidTagRtfCompressed ([MS-OXRTFCP]).  *ret (malloc'd, taken by
+ * the caller, NUL-terminated for convenience) holds *ret_len bytes of RTF.
+ * "LZFu": the CRC must match and cbRawSize must be possible for the input
+ * (at most 8 x compressed + 207), else -EBADMSG (tampering); the output
+ * stops at the end marker, at cbRawSize or at the end of the input.
+ * "MELA" (stored): CRC ignored, sizes clamped to the bytes present, since
+ * Aspose writes wrong ones.  -EBADMSG for a short header, an unknown magic
+ * or a reference cut by the end of the input; -EFBIG above the cap. */
+int pst_lzfu_decompress(const void *in, size_t inlen, uint8_t **ret, size_t *ret_len,
+                        struct pst_diag *diag);
