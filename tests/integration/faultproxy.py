@@ -20,7 +20,8 @@ has budget fires (`skip` matching requests are let through first, then
    "status": 503, "code": "ServerBusy", "retry_after": 1,      # action status
    "after_bytes": 65536,                                       # reset / stall
    "seconds": 30,                                              # stall / delay
-   "keep": 40}                                                 # truncate: bytes kept
+   "keep": 40,                                                 # truncate: bytes kept
+   "min_bytes": 0}               # only requests whose body has at least this many bytes
 Ops: put_block, put_block_list, put_blob, get_block_list, get_blob, head,
 list, create_container, other.
 
@@ -55,6 +56,7 @@ HEAD_LIMIT = 64 * 1024
 PIECE = 256 * 1024
 
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 408: "Request Timeout",
+           413: "Request Entity Too Large",
            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
            503: "Service Unavailable", 504: "Gateway Timeout"}
 DEFAULT_CODES = {503: "ServerBusy", 500: "OperationTimedOut", 429: "TooManyRequests"}
@@ -100,12 +102,16 @@ class Rule:
         self.skip = int(spec.get("skip", 0))
         self.count = int(spec.get("count", 1))
         self.action = spec.get("action", "status")
+        self.min_bytes = int(spec.get("min_bytes", 0))
         self.seen = 0
         self.fired = 0
 
-    def take(self, op):
-        """True if this rule fires for a request of kind `op` (updates budgets)."""
+    def take(self, op, length=0):
+        """True if this rule fires for a request of kind `op` with a body of
+        `length` bytes (updates budgets)."""
         if self.ops is not None and op not in self.ops:
+            return False
+        if length < self.min_bytes:
             return False
         if self.fired >= self.count:
             return False
@@ -269,10 +275,10 @@ class FaultProxy:
             if self.log_file:
                 self.log_file.write(json.dumps(rec) + "\n")
 
-    def _pick(self, op):
+    def _pick(self, op, length):
         with self.lock:
             for r in self.rules:
-                if r.take(op):
+                if r.take(op, length):
                     return r
         return None
 
@@ -308,7 +314,9 @@ class FaultProxy:
             raise ConnectionLost("bad request line") from None
         u = urllib.parse.urlsplit(target)
         op = classify(method, u.path, u.query)
-        rule = self._pick(op)
+        chunked = "chunked" in (header(headers, "transfer-encoding") or "").lower()
+        length = 0 if chunked else int(header(headers, "content-length") or 0)
+        rule = self._pick(op, length)
         spec = rule.spec if rule else {}
         action = rule.action if rule else None
         rec = {"t0": t0, "conn": conn, "method": method, "path": u.path,
@@ -317,8 +325,6 @@ class FaultProxy:
                "retry_after": spec.get("retry_after")}
         expect = (header(headers, "expect") or "").lower() == "100-continue"
         headers = [(k, v) for k, v in headers if k.lower() != "expect"]
-        chunked = "chunked" in (header(headers, "transfer-encoding") or "").lower()
-        length = 0 if chunked else int(header(headers, "content-length") or 0)
         try:
             if action == "delay":
                 await asyncio.sleep(float(spec.get("seconds", 1)))
