@@ -149,3 +149,18 @@ int pst_store_info(struct pst_file *f, struct pst_store_info *ret, struct pst_wa
  * or a reference cut by the end of the input; -EFBIG above the cap. */
 int pst_lzfu_decompress(const void *in, size_t inlen, uint8_t **ret, size_t *ret_len,
                         struct pst_diag *diag);
+
+/* The HTML encapsulated in an RTF body ([MS-OXRTFEX]) as UTF-8: markup from
+ * {\*\htmltag} groups, text outside \htmlrtf ... \htmlrtf0, with \'hh
+ * decoded from \ansicpg 1252, 28591 or 65001 (other code pages give
+ * U+FFFD), \uN, \par as CRLF and \tab.  *ret (malloc'd, NUL-terminated) is
+ * taken by the caller.  -ENOENT when the RTF has no \fromhtml1 (no HTML
+ * inside), -EBADMSG when it does not start with {\rtf or nests groups
+ * deeper than 256, -EFBIG above PST_LZFU_MAX_OUT.  Unbalanced braces end
+ * the document early or at the end of the input; neither is an error. */
+int pst_rtf_html(const void *rtf, size_t len, uint8_t **ret, size_t *ret_len, struct pst_diag *diag);
+
+/* The visible text of an RTF body (e.g. \fromtext, or RTF-only messages),
+ * decoded like pst_rtf_html() without the HTML markup.  Same errors, but
+ * never -ENOENT. */
+int pst_rtf_text(const void *rtf, size_t len, uint8_t **ret, size_t *ret_len, struct pst_diag *diag);
