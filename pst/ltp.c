@@ -359,10 +359,9 @@ int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_prop *ret, struc
                                             "PC of node 0x%" PRIx32 ": property 0x%04x of type 0x%04x"
                                             " must be in the heap, has HNID 0x%" PRIx32,
                                             pc->hn.nid, id, prop.type, prop.hnid);
-                return pst_diag_set(diag, -ENOTSUP, pc->hn.d->blk[0].ib,
-                                    "PC of node 0x%" PRIx32 ": property 0x%04x is in subnode 0x%" PRIx32
-                                    " (subnodes not read yet)",
-                                    pc->hn.nid, id, prop.hnid);
+                prop.in_subnode = true;
+                *ret = prop;
+                return 0;
         }
         r = pst_hn_get(&pc->hn, prop.hnid, &prop.p, &prop.len, diag);
         if (r < 0)
@@ -373,6 +372,47 @@ int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_prop *ret, struc
                                     " bytes, expected %" PRIu32,
                                     pc->hn.nid, id, prop.type, prop.len, fixed);
         *ret = prop;
+        return 0;
+}
+
+int pst_prop_resolve(struct pst_file *f, const struct pst_node *owner, struct pst_prop *prop,
+                     uint64_t max_bytes, struct pst_data *hold, struct pst_want *want,
+                     struct pst_diag *diag)
+{
+        struct pst_node sub;
+        struct pst_data d = {};
+        int r;
+
+        if (!prop->in_subnode)
+                return 0;
+        r = pst_subnode_lookup(f, owner->bid_sub, prop->hnid, &sub, want, diag);
+        if (r == -ENOENT)
+                return pst_diag_set(diag, -EBADMSG, 0,
+                                    "node 0x%" PRIx32 ": property 0x%04x names subnode 0x%" PRIx32
+                                    ", which its subnode tree lacks",
+                                    owner->nid, prop->id, prop->hnid);
+        if (r < 0)
+                return r;
+        r = pst_data_read(f, sub.bid_data, MIN(max_bytes, (uint64_t)UINT32_MAX), &d, want, diag);
+        if (r < 0)
+                return r;
+        *hold = d;
+        prop->p = d.buf;
+        prop->len = (uint32_t)d.size;
+        prop->in_subnode = false;
+        return 0;
+}
+
+int pst_prop_string(const struct pst_prop *prop, char *out, size_t outsz)
+{
+        if (prop->in_subnode)
+                return -EINVAL;
+        if (prop->type == PST_PT_UNICODE)
+                pst_utf16le_to_utf8(prop->p, prop->len, out, outsz);
+        else if (prop->type == PST_PT_STRING8)
+                pst_string8_copy(prop->p, prop->len, out, outsz);
+        else
+                return -EBADMSG;
         return 0;
 }
 

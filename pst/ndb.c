@@ -748,3 +748,151 @@ void pst_data_done(struct pst_data *d)
         free(d->blk);
         *d = (struct pst_data){};
 }
+
+/* ---- subnode trees --------------------------------------------------- */
+
+#define BTYPE_SUBNODE 0x02u
+
+int pst_subnode_lookup(struct pst_file *f, uint64_t bid_sub, uint32_t nid, struct pst_node *ret,
+                       struct pst_want *want, struct pst_diag *diag)
+{
+        uint32_t id = f->g.id_size, hdr = id == 8 ? 8 : 4;
+        unsigned prev_level = f->lim.max_depth;
+        uint64_t bid = pst_bid_clean(bid_sub);
+
+        if (bid == 0)
+                return -ENOENT;
+        /* Levels strictly decrease from at most max_depth, so this ends. */
+        for (;;) {
+                uint8_t *p = NULL;
+                uint32_t len, c_ent, esz, hit = UINT32_MAX;
+                uint64_t ib, next;
+                unsigned level;
+                int r;
+
+                if (!(bid & PST_BID_INTERNAL))
+                        return pst_diag_set(diag, -EBADMSG, 0,
+                                            "subnode tree 0x%" PRIx64 ": BID 0x%" PRIx64
+                                            " is not an internal block",
+                                            pst_bid_clean(bid_sub), bid);
+                r = internal_read(f, bid, &p, &len, &ib, want, diag);
+                if (r < 0)
+                        return r;
+                level = len >= 2 ? p[1] : 0;
+                if (len < hdr || p[0] != BTYPE_SUBNODE || level >= prev_level) {
+                        r = pst_diag_set(diag, -EBADMSG, ib,
+                                         "subnode block 0x%" PRIx64 " at 0x%" PRIx64
+                                         ": btype/cLevel %02x/%02x, expected 02 and below %u",
+                                         bid, ib, len >= 1 ? p[0] : 0, level, prev_level);
+                        free(p);
+                        return r;
+                }
+                c_ent = get_le16(p + 2);
+                esz = level == 0 ? 3 * id : 2 * id;
+                if ((uint64_t)c_ent * esz > len - hdr) {
+                        r = pst_diag_set(diag, -EBADMSG, ib,
+                                         "%s 0x%" PRIx64 " at 0x%" PRIx64 ": cEnt %" PRIu32
+                                         " does not fit its %" PRIu32 " bytes",
+                                         level == 0 ? "SLBLOCK" : "SIBLOCK", bid, ib, c_ent, len);
+                        free(p);
+                        return r;
+                }
+                for (uint32_t i = 0; i < c_ent; i++) {
+                        const uint8_t *e = p + hdr + (size_t)i * esz;
+                        /* A NID is 32 bits; Unicode pads it to 8 bytes. */
+                        uint32_t enid = get_le32(e);
+
+                        if (i > 0 && enid <= get_le32(e - esz)) {
+                                r = pst_diag_set(diag, -EBADMSG, ib,
+                                                 "subnode block 0x%" PRIx64 " at 0x%" PRIx64
+                                                 ": NIDs not ascending at entry %" PRIu32,
+                                                 bid, ib, i);
+                                free(p);
+                                return r;
+                        }
+                        if (enid <= nid)
+                                hit = i;
+                }
+                if (hit == UINT32_MAX ||
+                    (level == 0 && get_le32(p + hdr + (size_t)hit * esz) != nid)) {
+                        free(p);
+                        return -ENOENT;
+                }
+                if (level == 0) {
+                        const uint8_t *e = p + hdr + (size_t)hit * esz;
+
+                        *ret = (struct pst_node){
+                                .nid = nid,
+                                .bid_data = pst_bid_clean(get_id(f, e + id)),
+                                .bid_sub = pst_bid_clean(get_id(f, e + 2 * id)),
+                        };
+                        free(p);
+                        return 0;
+                }
+                next = pst_bid_clean(get_id(f, p + hdr + (size_t)hit * esz + id));
+                free(p);
+                prev_level = level;
+                bid = next;
+        }
+}
+
+int pst_node_lookup(struct pst_file *f, const struct pst_node *parent, uint32_t nid,
+                    struct pst_node *ret, struct pst_want *want, struct pst_diag *diag)
+{
+        struct pst_nbt_entry e;
+        int r;
+
+        if (parent)
+                return pst_subnode_lookup(f, parent->bid_sub, nid, ret, want, diag);
+        r = pst_nbt_lookup(f, nid, &e, want, diag);
+        if (r < 0)
+                return r;
+        *ret = (struct pst_node){
+                .nid = nid,
+                .bid_data = pst_bid_clean(e.bid_data),
+                .bid_sub = pst_bid_clean(e.bid_sub),
+        };
+        return 0;
+}
+
+int pst_data_size(struct pst_file *f, uint64_t bid, uint64_t *ret, struct pst_want *want,
+                  struct pst_diag *diag)
+{
+        struct block_ref b;
+        int r;
+
+        bid = pst_bid_clean(bid);
+        if (bid == 0) {
+                *ret = 0;
+                return 0;
+        }
+        if (bid & PST_BID_INTERNAL) {
+                uint8_t *p = NULL;
+                uint32_t len, c_ent, lcb;
+                uint64_t ib;
+
+                r = internal_read(f, bid, &p, &len, &ib, want, diag);
+                if (r < 0)
+                        return r;
+                r = xblock_parse(f, bid, ib, p, len, len >= 2 && p[1] == 2 ? 2 : 1, &c_ent, &lcb,
+                                 diag);
+                free(p);
+                if (r < 0)
+                        return r;
+                *ret = lcb;
+                return 0;
+        }
+        r = block_locate(f, bid, &b, want, diag);
+        if (r < 0)
+                return r;
+        /* 4K blocks may be compressed: the trailer has the logical size. */
+        if (f->hdr.format == PST_FORMAT_UNICODE4K) {
+                r = block_fetch(f, &b, want, diag);
+                if (r < 0)
+                        return r;
+                *ret = b.size;
+                return 0;
+        }
+        *ret = b.cb;
+        return 0;
+}

@@ -59,6 +59,8 @@
  * hundred KiB even for folders of 100k messages (the row matrix lives in a
  * subnode); the cap keeps a forged lcbTotal from costing more. */
 #define PST_MAX_HEAP_BYTES (64 * MIB)
+/* Longest string value read for names, subjects and classes. */
+#define PST_MAX_STRING_BYTES (1 * MIB)
 /* Data blocks one data tree may list; XXBLOCKs could name 67M in 4K files. */
 #define PST_MAX_DATA_BLOCKS (1u << 20)
 /* BTH levels (bIdxLevels): real heaps use 0 or 1. */
@@ -213,6 +215,29 @@ int pst_node_data(struct pst_file *f, uint32_t nid, uint64_t max_bytes,
 
 void pst_data_done(struct pst_data *d);
 
+/* A node: one of the NBT or a subnode ([MS-PST] 2.2.2.8.3.3).  Subnode
+ * NIDs are unique only within their parent's subnode tree. */
+struct pst_node {
+        uint32_t nid;
+        uint64_t bid_data;
+        uint64_t bid_sub; /* 0: no subnode tree */
+};
+
+/* Find nid in the subnode tree rooted at bid_sub (SLBLOCK, or SIBLOCKs over
+ * SLBLOCKs; cLevel must strictly decrease, so no lookup loops).  -ENOENT
+ * when absent or bid_sub is 0. */
+int pst_subnode_lookup(struct pst_file *f, uint64_t bid_sub, uint32_t nid, struct pst_node *ret,
+                       struct pst_want *want, struct pst_diag *diag);
+
+/* nid as a subnode of parent, or from the NBT when parent is NULL. */
+int pst_node_lookup(struct pst_file *f, const struct pst_node *parent, uint32_t nid,
+                    struct pst_node *ret, struct pst_want *want, struct pst_diag *diag);
+
+/* Logical size of the data tree at bid without reading its data blocks
+ * (lcbTotal, the BBT cb, or a 4K block's cbInflated); bid 0 has size 0. */
+int pst_data_size(struct pst_file *f, uint64_t bid, uint64_t *ret, struct pst_want *want,
+                  struct pst_diag *diag);
+
 /* ---- LTP (ltp.c) ---------------------------------------------------- */
 
 /* A heap-on-node over a node's data stream (borrowed). */
@@ -266,11 +291,72 @@ struct pst_prop {
         uint32_t hnid;    /* dwValueHnid as stored */
         const uint8_t *p; /* the value (inline ones point into the record) */
         uint32_t len;
+        bool in_subnode;  /* p/len unset: the value is subnode hnid (pst_prop_resolve) */
 };
 
 /* Get property id.  -ENOENT when absent; -ENOTSUP for a type this layer
- * does not know or a value stored in a subnode (prop->hnid names it). */
+ * does not know.  A value kept in a subnode is returned with in_subnode. */
 int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_prop *ret, struct pst_diag *diag);
+
+/* Point an in_subnode prop at its value: read subnode prop->hnid of owner
+ * (the node whose heap holds the HNID) into *hold (at most max_bytes;
+ * release with pst_data_done).  Props not in a subnode are left as they are. */
+int pst_prop_resolve(struct pst_file *f, const struct pst_node *owner, struct pst_prop *prop,
+                     uint64_t max_bytes, struct pst_data *hold, struct pst_want *want,
+                     struct pst_diag *diag);
+
+/* A string prop (String8 or Unicode) as UTF-8 in out; -EBADMSG for another type. */
+int pst_prop_string(const struct pst_prop *prop, char *out, size_t outsz);
+
+/* ---- table context (tc.c) ------------------------------------------- */
+
+/* Rows one table may have: 4M, far above Outlook's practical folder sizes. */
+#define PST_MAX_TC_ROWS (1u << 22)
+/* Largest row matrix read into memory. */
+#define PST_MAX_TC_MATRIX_BYTES (256 * MIB)
+
+struct pst_tc_col {
+        uint32_t tag; /* wPropType | wPropId << 16 */
+        uint16_t ib;
+        uint8_t cb;
+        uint8_t ibit;
+};
+
+struct pst_tc {
+        struct pst_hn hn;
+        uint8_t c_cols;
+        struct pst_tc_col col[256];
+        uint16_t end_4b, end_2b, end_1b, row_size;
+        uint32_t hnid_rows;     /* 0, a HID, or a subnode NID of the table's node */
+        uint32_t n_index;       /* records of the row index */
+        /* The row matrix, split at its blocks (rows never straddle them). */
+        const struct pst_data *rows;
+        struct pst_data heap_rows; /* when hnid_rows is a HID: one block in the heap */
+        struct pst_data_block heap_rows_blk;
+        uint32_t n_rows;        /* rows of the matrix, at most n_index */
+};
+
+/* Parse TCINFO, the columns and the row index of the heap in d.  When
+ * hnid_rows is a HID the row matrix is set up too; when it names a subnode
+ * (rows_in_subnode) read that subnode's data and call pst_tc_set_rows(). */
+int pst_tc_init(struct pst_tc *tc, const struct pst_data *d, uint32_t nid, struct pst_diag *diag);
+
+static inline bool pst_tc_rows_in_subnode(const struct pst_tc *tc)
+{
+        return tc->hnid_rows != 0 && (tc->hnid_rows & 0x1F) != PST_NID_TYPE_HID;
+}
+
+/* Give the table its row matrix read from subnode tc->hnid_rows (borrowed). */
+int pst_tc_set_rows(struct pst_tc *tc, const struct pst_data *rows, struct pst_diag *diag);
+
+/* Row i (< tc->n_rows): row_size bytes. */
+const uint8_t *pst_tc_row(const struct pst_tc *tc, uint32_t i);
+
+/* Cell of column id in row: -ENOENT when there is no such column or its
+ * CEB bit is clear.  Fixed-size cells point into the row; others are
+ * HNIDs resolved in the table's heap (or returned in_subnode). */
+int pst_tc_cell(const struct pst_tc *tc, const uint8_t *row, uint16_t id, struct pst_prop *ret,
+                struct pst_diag *diag);
 
 /* UTF-16LE (no terminator) to NUL-terminated UTF-8 in out[outsz]: stops
  * at U+0000, replaces unpaired surrogates and an odd last byte with

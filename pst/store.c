@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * store.c - messaging layer, first piece: the message store (NID 0x21, a
- * property context, [MS-PST] 2.4.3) for inventory: password CRC and name.
+ * property context, [MS-PST] 2.4.3) for inventory: password CRC and name
+ * (a long name lives in a subnode).
  */
 #include "pst/pst-internal.h"
 
@@ -10,16 +11,20 @@ static int store_read(struct pst_file *f, struct pst_store_info *ret, struct pst
 {
         struct pst_store_info info = {};
         _cleanup_(pst_data_done) struct pst_data d = {};
+        _cleanup_(pst_data_done) struct pst_data name = {};
+        struct pst_nbt_entry e;
+        struct pst_node node;
         struct pst_prop prop;
         struct pst_pc pc;
         int r;
 
-        r = pst_node_data(f, PST_NID_MESSAGE_STORE, PST_MAX_HEAP_BYTES, NULL, &d, want, diag);
+        r = pst_node_data(f, PST_NID_MESSAGE_STORE, PST_MAX_HEAP_BYTES, &e, &d, want, diag);
         if (r == -ENOENT)
                 return pst_diag_set(diag, -EBADMSG, f->hdr.nbt_ib,
                                     "message store (NID 0x21) missing from the NBT");
         if (r < 0)
                 return r;
+        node = (struct pst_node){ .nid = e.nid, .bid_data = e.bid_data, .bid_sub = e.bid_sub };
         r = pst_pc_init(&pc, &d, PST_NID_MESSAGE_STORE, diag);
         if (r < 0)
                 return r;
@@ -38,14 +43,10 @@ static int store_read(struct pst_file *f, struct pst_store_info *ret, struct pst
         }
 
         r = pst_pc_get(&pc, PST_PID_DISPLAY_NAME, &prop, diag);
+        if (r == 0)
+                r = pst_prop_resolve(f, &node, &prop, PST_MAX_STRING_BYTES, &name, want, diag);
         if (r == 0) {
-                if (prop.type == PST_PT_UNICODE)
-                        pst_utf16le_to_utf8(prop.p, prop.len, info.display_name,
-                                            sizeof(info.display_name));
-                else if (prop.type == PST_PT_STRING8)
-                        pst_string8_copy(prop.p, prop.len, info.display_name,
-                                         sizeof(info.display_name));
-                else
+                if (pst_prop_string(&prop, info.display_name, sizeof(info.display_name)) < 0)
                         return pst_diag_set(diag, -EBADMSG, d.blk[0].ib,
                                             "message store: PidTagDisplayName has type 0x%04x, not a string",
                                             prop.type);

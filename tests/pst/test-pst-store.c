@@ -308,7 +308,7 @@ static void test_corrupt(void **state)
         expect_corrupt(&none, m_bth_type, true, -EBADMSG, "not a BTHHEADER");
         expect_corrupt(&none, m_pw_type, true, -EBADMSG, "PidTagPstPassword has type 0x0002");
         expect_corrupt(&none, m_name_hid, true, -EBADMSG, "HID 0xe0 names allocation 7 of 3");
-        expect_corrupt(&none, m_name_subnode, true, -ENOTSUP, "subnode 0x8025");
+        expect_corrupt(&none, m_name_subnode, true, -EBADMSG, "names subnode 0x8025, which its subnode tree lacks");
         expect_corrupt(&uni_x, m_lcb_total, true, -EBADMSG, "lcbTotal 5 differs");
         expect_corrupt(&uni_x, m_xblock_type, true, -EBADMSG, "btype/cLevel 01/03, expected 01/01");
         expect_corrupt(&uni_x, m_xblock_cent, true, -EBADMSG, "cEnt 900 does not fit");

@@ -130,9 +130,86 @@ struct pst_store_info {
 
 /* *ret is written on success only.  On the real corpus this takes 3-7
  * -EAGAIN rounds and 1.3-3.3 KiB fed (17 KiB for 4K OSTs: 4 KiB pages).
- * -ENOTSUP if the name is kept in a subnode (not read yet). */
+ * A name kept in a subnode is read from there. */
 int pst_store_info(struct pst_file *f, struct pst_store_info *ret, struct pst_want *want,
                    struct pst_diag *diag);
+
+/* ---- folders and messages (walk.c) ------------------------------------ */
+
+/* Folder levels walked below the root folder: the Import Service's limit. */
+#define PST_WALK_MAX_DEPTH 300u
+
+/* A folder ([MS-PST] 2.4.4), met in depth-first order from the root
+ * folder (NID 0x122, depth 0). */
+struct pst_folder {
+        uint32_t nid;
+        uint32_t parent_nid;   /* 0 for the root folder */
+        unsigned depth;
+        bool search;           /* a search folder: lists messages kept elsewhere, not walked */
+        bool ipm_subtree;      /* the top of the mailbox (store 0x35E0, or found by name in OSTs) */
+        char name[256];        /* PidTagDisplayName, UTF-8 */
+        uint32_t n_messages;   /* rows of its contents table */
+        uint32_t n_fai;        /* rows of its FAI contents table */
+        uint32_t n_subfolders; /* rows of its hierarchy table */
+};
+
+/* A message of a folder's contents or FAI table. */
+struct pst_message {
+        uint32_t nid;
+        uint32_t folder_nid;
+        bool fai;
+        char message_class[128]; /* PidTagMessageClass */
+        char subject[256];       /* PidTagSubject without its \x01 n marker */
+        uint32_t n_recipients;   /* rows of the recipient table */
+        uint32_t n_attachments;  /* rows of the attachment table */
+        uint32_t n_embedded;     /* of those, embedded messages (attach method 5) */
+        /* The same counted through embedded messages at every level. */
+        uint32_t n_attachments_all;
+        uint32_t n_embedded_all;
+        uint64_t attach_bytes;   /* PidTagAttachDataBinary sizes, every level */
+};
+
+/* A node that could not be read: only what depends on it is lost. */
+struct pst_problem {
+        uint32_t nid;   /* the folder or message concerned */
+        int error;      /* -EBADMSG, -ENOENT (listed but absent), -EFBIG, -ENOTSUP */
+        struct pst_diag diag;
+};
+
+enum pst_walk_kind {
+        PST_WALK_FOLDER = 1,
+        PST_WALK_MESSAGE,
+        PST_WALK_PROBLEM,
+};
+
+struct pst_walk_item {
+        enum pst_walk_kind kind;
+        union {
+                struct pst_folder folder;
+                struct pst_message message;
+                struct pst_problem problem;
+        };
+};
+
+struct pst_walk_opts {
+        bool messages; /* read every listed message (else folders only) */
+};
+
+struct pst_walk;
+
+/* A walk of f's folder tree (f stays owned by the caller and must outlive
+ * the walk).  opts may be NULL (folders only). */
+int pst_walk_new(struct pst_file *f, const struct pst_walk_opts *opts, struct pst_walk **ret);
+struct pst_walk *pst_walk_free(struct pst_walk *w);
+
+/* Next item: a folder, then (with opts->messages) its contents and FAI
+ * messages, then its subfolders; problems are items too.  Returns 1 with
+ * *ret filled, 0 when the walk is over, -EAGAIN with *want (feed it, call
+ * again), or a fatal -ENOMEM / -EIO (a want was not fed).  Iterative,
+ * cycle-checked (a folder is walked once), at most PST_WALK_MAX_DEPTH
+ * levels; memory grows with the folder count and the largest table. */
+int pst_walk_next(struct pst_walk *w, struct pst_walk_item *ret, struct pst_want *want,
+                  struct pst_diag *diag);
 
 /* ---- message bodies and MIME (lzfu.c, rtfhtml.c, mime.c) -------------- */
 
