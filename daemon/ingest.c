@@ -38,6 +38,7 @@
 #include "queue.h"
 #include "rules.h"
 #include "scan.h"
+#include "schedule.h"
 #include "state.h"
 
 #define PST_CONTENT_TYPE "application/vnd.ms-outlook"
@@ -830,6 +831,36 @@ static void uploader_stop(struct pipeline *p)
         net_cancel_all(p->up);
 }
 
+/* The cap the schedule wants now, applied live: requests in flight go on at
+ * the new pace.  Called every pass of the loop (at most 200 ms apart), so a
+ * schedule boundary takes effect within a second. */
+static void apply_schedule(struct pipeline *p, uint64_t current)
+{
+        uint64_t want, next_rate = 0;
+        time_t now = time(NULL), next;
+        char a[32], b[32];
+
+        if (!p->cfg->schedule)
+                return;
+        want = sched_rate_at(p->cfg->schedule, now);
+        if (want == current)
+                return;
+        net_set_cap(p->up, want);
+        p->progress.cap = want;
+        next = sched_next_change(p->cfg->schedule, now, &next_rate);
+        if (next < 0) {
+                log_info("cap %s by the schedule", sched_format_rate(want, a, sizeof(a)));
+        } else {
+                struct tm tm;
+                char when[32] = "";
+
+                localtime_r(&next, &tm);
+                strftime(when, sizeof(when), "%a %H:%M", &tm);
+                log_info("cap %s by the schedule, %s from %s", sched_format_rate(want, a, sizeof(a)),
+                         sched_format_rate(next_rate, b, sizeof(b)), when);
+        }
+}
+
 static void uploader_loop(struct pipeline *p)
 {
         bool stopping = false;
@@ -856,6 +887,7 @@ static void uploader_loop(struct pipeline *p)
 
                 uploader_restarts(p);
                 net_get_stats(p->up, &st);
+                apply_schedule(p, st.cap);
                 if (atomic_load(&p->reader_done) && atomic_load(&p->workers_alive) == 0 &&
                     st.active == 0 && st.queued == 0) {
                         /* The last jobs may have come in after the drain above. */
@@ -1279,6 +1311,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                  scan.nfiles == 1 ? "" : "s", scan.nskips, scan.nskips == 1 ? "y" : "ies");
 
         progress_init(&p->progress, cfg->progress);
+        p->progress.cap = cfg->cap;
         for (size_t i = 0; i < p->nfiles; i++)
                 if (p->files[i].state == FILE_PENDING) {
                         atomic_fetch_add(&p->progress.bytes_total, p->files[i].size);
@@ -1313,6 +1346,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                 .backoff = { .max_retries = 20, .base_ms = 1000, .max_ms = 60000 },
                 .user_agent = "pstream/" PSTREAM_VERSION,
                 .trace = log_get_max_level() >= LOG_DEBUG ? net_trace : NULL,
+                .cap = cfg->cap,
         };
         r = net_uploader_new(&ncfg, &p->up, &diag);
         if (r < 0) {
@@ -1320,6 +1354,8 @@ int ingest_run(const struct ingest_cfg *cfg)
                 exit_code = r == -EINVAL ? 2 : 3;
                 goto out;
         }
+        /* No cap is ever UINT64_MAX: the schedule's first cap is applied and logged. */
+        apply_schedule(p, UINT64_MAX);
 
         size_t qcap = MIN(65536, MAX(256, io_pool_nchunks(p->pool) * 4));
         if (queue_new(qcap, &p->work_q) < 0 || queue_new(qcap, &p->up_q) < 0)

@@ -10,6 +10,8 @@
 
 #include "pstream/io.h"
 
+struct schedule;
+
 enum ingest_mode {
         INGEST_MODE_VERBATIM,
 };
@@ -35,6 +37,8 @@ struct ingest_cfg {
         uint64_t memory;          /* bytes of read buffers at most */
         bool progress;
         bool all_files;           /* move every regular file, PST or not */
+        uint64_t cap;             /* bytes/s of request bodies, 0 = unlimited */
+        const struct schedule *schedule; /* weekly cap by local time (wins over cap), or NULL */
 };
 
 /* Defaults of every option, for --help and --dump-config. */

@@ -23,6 +23,7 @@
 #include "pstream/pst.h"
 #include "rules.h"
 #include "scan.h"
+#include "schedule.h"
 
 #define EXIT_USAGE 2
 
@@ -100,6 +101,10 @@ static const char usage_ingest[] =
         "      --workers N          hashing threads (default: 1, CPUs/4 above 4 CPUs)\n"
         "      --queue-depth N      reads in flight (default 64)\n"
         "      --io auto|uring|pread  reader backend (default auto: io_uring, else pread)\n"
+        "      --cap RATE           bandwidth cap: 20MB/s, 512KB/s, 50Mbit, 1.5Gbit (decimal\n"
+        "                           prefixes) or unlimited (default)\n"
+        "      --schedule RULES     weekly cap in local time, first match wins, else --cap:\n"
+        "                             'Mon-Fri 08:00-18:00 = 50Mbit; Sat,Sun = 100MB/s'\n"
         "\n"
         "Import Service:\n"
         "      --mailbox-rules FILE which mailbox each file belongs to; lines of\n"
@@ -390,6 +395,8 @@ static int cmd_ingest(int argc, char **argv)
                 OPT_NO_PROGRESS,
                 OPT_KEY,
                 OPT_ALL_FILES,
+                OPT_CAP,
+                OPT_SCHEDULE,
         };
         static const struct option opts[] = {
                 { "to", required_argument, NULL, OPT_TO },
@@ -412,6 +419,8 @@ static int cmd_ingest(int argc, char **argv)
                 { "state", required_argument, NULL, OPT_STATE },
                 { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
                 { "all-files", no_argument, NULL, OPT_ALL_FILES },
+                { "cap", required_argument, NULL, OPT_CAP },
+                { "schedule", required_argument, NULL, OPT_SCHEDULE },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -429,6 +438,8 @@ static int cmd_ingest(int argc, char **argv)
         _cleanup_free_ char *url = NULL, *key = NULL, *sas = NULL;
         const char *key_file = NULL, *sas_file = NULL;
         bool put_blob_max_set = false;
+        struct schedule sched;
+        char sched_err[512];
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         int c, r;
 
@@ -540,6 +551,21 @@ static int cmd_ingest(int argc, char **argv)
                 case OPT_ALL_FILES:
                         cfg.all_files = true;
                         break;
+                case OPT_CAP:
+                        if (sched_parse_rate(optarg, &cfg.cap) < 0) {
+                                log_error("--cap: expected a rate like 20MB/s, 512KB/s, 50Mbit, "
+                                          "1.5Gbit or unlimited, got '%s'",
+                                          optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case OPT_SCHEDULE:
+                        if (sched_parse(optarg, &sched, sched_err, sizeof(sched_err)) < 0) {
+                                log_error("--schedule: %s", sched_err);
+                                return EXIT_USAGE;
+                        }
+                        cfg.schedule = &sched;
+                        break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -594,6 +620,15 @@ static int cmd_ingest(int argc, char **argv)
         }
         if (!put_blob_max_set)
                 cfg.put_blob_max = cfg.block_size;
+        /* --cap is the rate outside every rule: the schedule's last rule. */
+        if (cfg.schedule && cfg.cap) {
+                if (sched.n == SCHED_MAX_RULES) {
+                        log_error("--schedule: at most %d rules with --cap", SCHED_MAX_RULES - 1);
+                        return EXIT_USAGE;
+                }
+                sched.rule[sched.n++] = (struct sched_rule){ .days = 0x7f, .start = 0, .end = 1440,
+                                                             .rate = cfg.cap };
+        }
         if (cfg.memory < cfg.block_size || cfg.memory < cfg.put_blob_max) {
                 log_error("--memory %" PRIu64 "M must hold at least one block (%" PRIu64
                           "M) and one Put Blob (%" PRIu64 "M)",

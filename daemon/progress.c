@@ -29,6 +29,7 @@ void progress_init(struct progress *p, bool enabled)
         p->t_start = p->t_last = now_monotonic();
         p->wire_last = 0;
         p->rate = 0;
+        p->cap = 0;
         if (p->enabled)
                 log_set_progress_active(true);
 }
@@ -37,7 +38,7 @@ void progress_tick(struct progress *p, uint64_t wire)
 {
         double now = now_monotonic();
         double dt = now - p->t_last;
-        char done[32], total[32], eta[32];
+        char done[32], total[32], eta[32], cap[48] = "";
 
         if (dt < 0.25)
                 return;
@@ -52,11 +53,13 @@ void progress_tick(struct progress *p, uint64_t wire)
 
         uint64_t bd = atomic_load(&p->bytes_done), bt = atomic_load(&p->bytes_total);
         double left = bt > bd ? (double)(bt - bd) : 0;
-        fprintf(stderr, "\r\033[K[%u/%u files%s] %s / %s  %.1f MB/s  ETA %s",
+        if (p->cap)
+                snprintf(cap, sizeof(cap), " (cap %g MB/s)", (double)p->cap / 1e6);
+        fprintf(stderr, "\r\033[K[%u/%u files%s] %s / %s  %.1f MB/s%s  ETA %s",
                 atomic_load(&p->files_done) + atomic_load(&p->files_failed),
                 atomic_load(&p->files_total), atomic_load(&p->files_failed) ? ", some failed" : "",
                 format_bytes(bd, done, sizeof(done)), format_bytes(bt, total, sizeof(total)),
-                p->rate / 1e6,
+                p->rate / 1e6, cap,
                 format_duration(p->rate > 0 ? left / p->rate : -1, eta, sizeof(eta)));
         fflush(stderr);
 }

@@ -21,6 +21,7 @@ struct progress {
         double t_last;
         uint64_t wire_last;
         double rate;                       /* bytes/s, smoothed */
+        uint64_t cap;                      /* bandwidth cap in force, bytes/s, 0 = none */
 };
 
 double now_monotonic(void);
