@@ -713,24 +713,32 @@ int pst_walk_next(struct pst_walk *w, struct pst_walk_item *ret, struct pst_want
                 if (w->started && w->i_msg >= w->n_msgs && w->n_stack == 0)
                         return 0;
 
-                r = pst_op_begin(w->f, diag);
+                r = pst_op_begin(w->f, &d);
                 if (r < 0) {
                         /* The step needs more than the cache holds: skip what it reads. */
-                        uint32_t nid = w->i_msg < w->n_msgs ? w->msgs[w->i_msg]
-                                       : w->n_stack > 0    ? w->stack[w->n_stack - 1].nid
-                                                           : 0;
+                        uint32_t nid = !w->started            ? PST_NID_MESSAGE_STORE
+                                       : w->i_msg < w->n_msgs ? w->msgs[w->i_msg]
+                                       : w->n_stack > 0       ? w->stack[w->n_stack - 1].nid
+                                                              : 0;
 
-                        problem(w, nid, r, diag);
-                        if (w->i_msg < w->n_msgs)
-                                w->i_msg++;
-                        else if (w->n_stack > 0)
-                                w->n_stack--;
-                        else
+                        problem(w, nid, r, &d);
+                        if (!w->started) {
+                                r = push(w, NID_ROOT_FOLDER, 0, 0);
+                                if (r < 0)
+                                        return r;
                                 w->started = true;
+                        } else if (w->i_msg < w->n_msgs) {
+                                w->i_msg++;
+                        } else if (w->n_stack > 0) {
+                                w->n_stack--;
+                        }
                         continue;
                 }
                 r = walk_step(w, &item, want, &d);
                 r = pst_op_end(w->f, r, want, &d);
+                /* A step that did not finish reports nothing: it runs again. */
+                if (r < 0)
+                        w->n_probs = w->n_dropped = 0;
                 if (r == 1) {
                         /* The step's problems follow its item. */
                         *ret = item;

@@ -313,6 +313,64 @@ static void test_hierarchy_cycle(void **state)
         free(file);
 }
 
+/* A cache too small for a step: that step becomes an -EFBIG problem and
+ * the walk goes on.  quickbrownfox's folder of 68 messages needs 24-32 KiB
+ * of fed pages and blocks (its contents table); its four other folders fit
+ * in 16 KiB. */
+static void test_small_cache(void **state)
+{
+        const char *corpus = getenv("PSTREAM_CORPUS");
+        const struct pst_limits lim = { .max_cache_bytes = 16 * 1024 };
+        const struct pst_walk_opts opts = { .messages = true };
+        char path[4096];
+        struct pst_diag diag = {};
+        struct pst_walk_item it;
+        struct pst_walk *w;
+        struct pst_file *f;
+        struct pst_want want;
+        uint8_t hdr[PST_HEADER_SIZE], *buf;
+        struct stat st;
+        unsigned folders = 0, messages = 0, too_big = 0;
+        int fd, r;
+
+        (void)state;
+        snprintf(path, sizeof(path),
+                 "%s/hughbe_PstReader__simiden__pst2john__2003_compressable-encryption_quickbrownfox.pst",
+                 corpus ? corpus : ".");
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                skip();
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+        assert_int_equal(pst_file_new(hdr, sizeof(hdr), (uint64_t)st.st_size, &lim, &f, &diag), 0);
+        assert_int_equal(pst_walk_new(f, &opts, &w), 0);
+        while ((r = pst_walk_next(w, &it, &want, &diag)) != 0) {
+                if (r == -EAGAIN) {
+                        buf = malloc(want.len);
+                        assert_non_null(buf);
+                        assert_int_equal(pread(fd, buf, want.len, (off_t)want.offset), want.len);
+                        (void)pst_file_feed(f, want.offset, buf, want.len);
+                        free(buf);
+                        continue;
+                }
+                assert_int_equal(r, 1);
+                if (it.kind == PST_WALK_FOLDER)
+                        folders++;
+                else if (it.kind == PST_WALK_MESSAGE)
+                        messages++;
+                else if (it.problem.error == -EFBIG)
+                        too_big++;
+        }
+        printf("# 16 KiB cache: %u folders, %u messages, %u steps too big\n", folders, messages,
+               too_big);
+        assert_int_equal(folders, 4);
+        assert_int_equal(too_big, 1);
+        assert_int_equal(messages, 0);
+        pst_walk_free(w);
+        pst_file_free(f);
+        close(fd);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -320,6 +378,7 @@ int main(void)
                 cmocka_unit_test(test_rows_in_subnode),
                 cmocka_unit_test(test_bad_tables),
                 cmocka_unit_test(test_hierarchy_cycle),
+                cmocka_unit_test(test_small_cache),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
