@@ -221,9 +221,14 @@ void inspect_print_text(FILE *out, const char *path, const struct inspect_result
                 res->n_folders, res->messages, res->fai, res->attachments, res->embedded,
                 res->attachments_all, res->embedded_all);
         fprintf(out, "problems:    %" PRIu64 "\n", res->problems_total);
-        for (size_t i = 0; i < res->n_problems; i++)
-                fprintf(out, "  node 0x%" PRIx32 ": %s\n", res->problems[i].nid,
-                        res->problems[i].diag.msg);
+        for (size_t i = 0; i < res->n_problems; i++) {
+                const struct pst_problem *p = &res->problems[i];
+
+                fprintf(out, "  node 0x%" PRIx32 ": %s", p->nid, p->diag.msg);
+                if (p->diag.offset != 0)
+                        fprintf(out, " (file offset 0x%" PRIx64 ")", p->diag.offset);
+                fputc('\n', out);
+        }
         if (res->problems_total > res->n_problems)
                 fprintf(out, "  (%" PRIu64 " more not listed)\n",
                         res->problems_total - res->n_problems);

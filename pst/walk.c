@@ -473,6 +473,9 @@ static int folder_read(struct pst_walk *w, const struct pending *p, struct folde
                 .search = (p->nid & NID_TYPE_MASK) == NID_TYPE_SEARCH_FOLDER,
         };
         r = pst_node_lookup(w->f, NULL, p->nid, &n, want, diag);
+        if (r == -ENOENT && p->depth == 0)
+                return pst_diag_set(diag, -ENOENT, 0, "root folder 0x%" PRIx32 " is not in the NBT",
+                                    p->nid);
         if (r == -ENOENT)
                 return pst_diag_set(diag, -ENOENT, 0,
                                     "folder 0x%" PRIx32 " listed by folder 0x%" PRIx32
