@@ -241,3 +241,58 @@ int pst_rtf_html(const void *rtf, size_t len, uint8_t **ret, size_t *ret_len, st
  * decoded like pst_rtf_html() without the HTML markup.  Same errors, but
  * never -ENOENT. */
 int pst_rtf_text(const void *rtf, size_t len, uint8_t **ret, size_t *ret_len, struct pst_diag *diag);
+
+/* A message to render as RFC 5322 / MIME (pst_mime_render()).  Every
+ * pointer is borrowed; strings are NUL-terminated UTF-8 (invalid sequences
+ * are replaced) and may be NULL when absent. */
+struct pst_mime_addr {
+        const char *name; /* display name */
+        const char *addr; /* SMTP addr-spec; anything else keeps only the name */
+};
+
+struct pst_mime_msg;
+
+struct pst_mime_part {
+        const char *filename;  /* long or non-ASCII: RFC 2231 filename* */
+        const char *mime_type; /* "type/subtype"; invalid or NULL: application/octet-stream */
+        const char *content_id; /* without <>; with is_inline and an HTML body: multipart/related */
+        bool is_inline;
+        const uint8_t *data; /* base64-encoded, 76-character lines */
+        size_t len;
+        const struct pst_mime_msg *message; /* embedded message: message/rfc822, data unused */
+};
+
+struct pst_mime_msg {
+        /* PidTagTransportMessageHeaders.  When present, its fields are used
+         * (line ends made CRLF, Content-* and MIME-Version dropped since they
+         * described the original body) and only the fields it lacks among
+         * From, To, Cc, Date, Subject and Message-ID are synthesised. */
+        const char *transport_headers;
+        struct pst_mime_addr from;
+        const struct pst_mime_addr *to, *cc, *bcc; /* Bcc only without transport headers */
+        size_t n_to, n_cc, n_bcc;
+        const char *subject;
+        bool has_date;
+        int64_t date; /* Unix seconds, UTC (years 1900-9999) */
+        const char *message_id;  /* with or without <>; absent: derived from the content */
+        const char *in_reply_to; /* space-separated ids, like references */
+        const char *references;
+        const char *body_text; /* text/plain, body_text_len bytes */
+        size_t body_text_len;
+        const char *body_html; /* text/html, body_html_len bytes */
+        size_t body_html_len;
+        const struct pst_mime_part *parts;
+        size_t n_parts;
+};
+
+/* Largest rendered message: -EFBIG above. */
+#define PST_MIME_MAX_OUT (256u * 1024 * 1024)
+
+/* Render m as a MIME message, CRLF line ends, header lines folded under 78
+ * characters, non-ASCII header text as RFC 2047 UTF-8 encoded words, bodies
+ * 7bit or quoted-printable, multipart/alternative for text + HTML and
+ * multipart/mixed with attachments.  Deterministic: the same m gives the
+ * same bytes (boundaries are content hashes).  *ret (malloc'd,
+ * NUL-terminated) is taken by the caller.  -EFBIG past PST_MIME_MAX_OUT or
+ * embedded messages nested deeper than 16; -ENOMEM; -EINVAL for NULLs. */
+int pst_mime_render(const struct pst_mime_msg *m, uint8_t **ret, size_t *ret_len);
