@@ -31,6 +31,9 @@
 
 /* Embedded messages inside embedded messages: real files nest 3 deep. */
 #define MAX_NESTING 32u
+/* Folders waiting to be walked: a forged file could list millions in
+ * every hierarchy table; real mailboxes have a few thousand in all. */
+#define MAX_PENDING (1u << 20)
 /* Problems one step may report; more are summed up in the last one. */
 #define MAX_STEP_PROBLEMS 8u
 
@@ -608,6 +611,14 @@ static int folder_step(struct pst_walk *w, struct pst_walk_item *ret, struct pst
                                            p.nid, c);
                         problem(w, p.nid, -EBADMSG, &d);
                         continue;
+                }
+                if (w->n_stack >= MAX_PENDING) {
+                        (void)pst_diag_set(&d, -EFBIG, 0,
+                                           "folder 0x%" PRIx32 ": more than %u folders waiting to be walked;"
+                                           " the rest of its subfolders not walked",
+                                           p.nid, MAX_PENDING);
+                        problem(w, p.nid, -EFBIG, &d);
+                        break;
                 }
                 if (p.depth + 1 > PST_WALK_MAX_DEPTH) {
                         (void)pst_diag_set(&d, -EFBIG, 0,
