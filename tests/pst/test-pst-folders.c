@@ -2,9 +2,10 @@
  *
  * test-pst-folders.c - table contexts over hand-made heaps (row matrix in
  * the heap and in a two-block subnode, CEB bits off, cCols larger than its
- * TCINFO, columns outside the row, a matrix shorter than its index), and a
- * hierarchy cycle made by rewriting one row of a real file's hierarchy
- * table (skipped when the corpus is absent).
+ * TCINFO, columns outside the row, a matrix shorter than its index); from
+ * real files (skipped when the corpus is absent): subnode lookups and
+ * forged SLBLOCK/SIBLOCKs, a hierarchy cycle made by rewriting one row of a
+ * hierarchy table, and a walk with too small a cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -227,6 +228,115 @@ static void test_bad_tables(void **state)
         expect_bad_table(&short_matrix, "row matrix shorter than the row index");
 }
 
+/* ---- subnode trees of a real file, and forged ones ----------------------- */
+
+static uint8_t *load_corpus_file(const char *name, size_t *ret_size)
+{
+        const char *corpus = getenv("PSTREAM_CORPUS");
+        char path[4096];
+        struct stat st;
+        uint8_t *file;
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/%s", corpus ? corpus : ".", name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        assert_int_equal(fstat(fd, &st), 0);
+        file = malloc((size_t)st.st_size);
+        assert_non_null(file);
+        assert_int_equal(pread(fd, file, (size_t)st.st_size, 0), st.st_size);
+        close(fd);
+        *ret_size = (size_t)st.st_size;
+        return file;
+}
+
+/* Look nid up in the subnode tree of NBT node owner of the file in memory. */
+static int subnode_in(const uint8_t *file, size_t size, uint32_t owner, uint32_t nid,
+                      struct pst_node *ret, struct pst_diag *diag)
+{
+        struct pst_nbt_entry ne;
+        struct pst_file *f;
+        struct pst_want want;
+        int r;
+
+        assert_int_equal(pst_file_new(file, PST_HEADER_SIZE, size, NULL, &f, diag), 0);
+        assert_int_equal(pst_file_feed(f, 0, file, size), 0);
+        assert_int_equal(pst_nbt_lookup(f, owner, &ne, &want, diag), 0);
+        r = pst_subnode_lookup(f, ne.bid_sub, nid, ret, &want, diag);
+        pst_file_free(f);
+        return r;
+}
+
+static void test_subnode_tree(void **state)
+{
+        /* sample1.pst's one message: an SLBLOCK with its recipient and
+         * attachment tables and one attachment. */
+        const uint32_t msg = 0x200024;
+        struct pst_nbt_entry ne;
+        struct pst_bbt_entry be;
+        struct pst_diag diag = {};
+        struct pst_node n, n2;
+        struct pst_file *f;
+        struct pst_want want;
+        uint8_t *file, *sl, *copy;
+        uint64_t bid_671;
+        uint32_t c_ent;
+        size_t size;
+
+        (void)state;
+        file = load_corpus_file("emk_pstsdk__sample1.pst", &size);
+        if (!file)
+                skip();
+        assert_int_equal(subnode_in(file, size, msg, 0x671, &n, &diag), 0);
+        assert_int_equal(n.nid, 0x671);
+        assert_true(n.bid_data != 0);
+        bid_671 = n.bid_data;
+        assert_int_equal(subnode_in(file, size, msg, 0x692, &n2, &diag), 0);
+        assert_true(n2.bid_data != n.bid_data);
+        assert_int_equal(subnode_in(file, size, msg, 0x12345, &n, &diag), -ENOENT);
+        assert_int_equal(subnode_in(file, size, msg, 0x1, &n, &diag), -ENOENT);
+
+        assert_int_equal(pst_file_new(file, PST_HEADER_SIZE, size, NULL, &f, &diag), 0);
+        assert_int_equal(pst_file_feed(f, 0, file, size), 0);
+        assert_int_equal(pst_nbt_lookup(f, msg, &ne, &want, &diag), 0);
+        assert_int_equal(pst_bbt_lookup(f, ne.bid_sub, &be, &want, &diag), 0);
+        pst_file_free(f);
+        sl = file + be.ib;
+        c_ent = get_le16(sl + 2);
+        assert_int_equal(sl[0], 0x02);
+        assert_int_equal(sl[1], 0); /* an SLBLOCK: Unicode, 8-byte header, 24-byte entries */
+        assert_true(c_ent >= 3);
+        copy = malloc(size);
+        assert_non_null(copy);
+
+        /* Internal blocks are not encoded: forge, fix the CRC, look up. */
+#define FORGE(stmt, what)                                                                     \
+        do {                                                                                  \
+                uint8_t *b = copy + be.ib;                                                    \
+                memcpy(copy, file, size);                                                     \
+                stmt;                                                                         \
+                put_le32(b + ALIGN_UP(be.cb + 16u, 64u) - 16 + 4, pst_crc32(0, b, be.cb));    \
+                assert_int_equal(subnode_in(copy, size, msg, 0x692, &n, &diag), -EBADMSG);    \
+                if (!strstr(diag.msg, what))                                                  \
+                        fail_msg("diag \"%s\" lacks \"%s\"", diag.msg, what);                 \
+        } while (0)
+
+        FORGE(put_le32(b + 8 + 24, 0x7FFFFFFF), "NIDs not ascending at entry 2");
+        FORGE(put_le16(b + 2, 0xFFFF), "SLBLOCK");
+        FORGE(b[0] = 0x01, "btype/cLevel 01/00");
+        /* An SIBLOCK entry naming a data block (the attachment table's). */
+        assert_false(bid_671 & PST_BID_INTERNAL);
+        FORGE((b[1] = 1, put_le16(b + 2, 1), put_le64(b + 8, 0), put_le64(b + 16, bid_671)),
+              "is not an internal block");
+        /* An SIBLOCK naming itself: cLevel must decrease. */
+        FORGE((b[1] = 1, put_le16(b + 2, 1), put_le32(b + 8, 0), put_le64(b + 16, be.bid)),
+              "expected 02 and below 1");
+#undef FORGE
+        free(copy);
+        free(file);
+}
+
 /* ---- a hierarchy cycle in a real file ----------------------------------- */
 
 static void test_hierarchy_cycle(void **state)
@@ -377,6 +487,7 @@ int main(void)
                 cmocka_unit_test(test_rows_in_heap),
                 cmocka_unit_test(test_rows_in_subnode),
                 cmocka_unit_test(test_bad_tables),
+                cmocka_unit_test(test_subnode_tree),
                 cmocka_unit_test(test_hierarchy_cycle),
                 cmocka_unit_test(test_small_cache),
         };
