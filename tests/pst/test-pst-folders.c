@@ -286,8 +286,7 @@ static void test_subnode_tree(void **state)
 
         (void)state;
         file = load_corpus_file("emk_pstsdk__sample1.pst", &size);
-        if (!file)
-                skip();
+        assert_non_null(file);
         assert_int_equal(subnode_in(file, size, msg, 0x671, &n, &diag), 0);
         assert_int_equal(n.nid, 0x671);
         assert_true(n.bid_data != 0);
@@ -362,8 +361,7 @@ static void test_hierarchy_cycle(void **state)
         snprintf(path, sizeof(path), "%s/microsoft_outlook-pst-rs__Empty.pst",
                  corpus ? corpus : ".");
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                skip();
+        assert_true(fd >= 0);
         assert_int_equal(fstat(fd, &st), 0);
         file = malloc((size_t)st.st_size);
         assert_non_null(file);
@@ -448,8 +446,7 @@ static void test_small_cache(void **state)
                  "%s/hughbe_PstReader__simiden__pst2john__2003_compressable-encryption_quickbrownfox.pst",
                  corpus ? corpus : ".");
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                skip();
+        assert_true(fd >= 0);
         assert_int_equal(fstat(fd, &st), 0);
         assert_int_equal(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
         assert_int_equal(pst_file_new(hdr, sizeof(hdr), (uint64_t)st.st_size, &lim, &f, &diag), 0);
@@ -481,16 +478,34 @@ static void test_small_cache(void **state)
         close(fd);
 }
 
+static bool in_corpus(const char *name)
+{
+        const char *corpus = getenv("PSTREAM_CORPUS");
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s/%s", corpus ? corpus : ".", name);
+        if (access(path, R_OK) == 0)
+                return true;
+        printf("# %s absent: its tests are not run\n", name);
+        return false;
+}
+
 int main(void)
 {
-        const struct CMUnitTest tests[] = {
+        struct CMUnitTest tests[6] = {
                 cmocka_unit_test(test_rows_in_heap),
                 cmocka_unit_test(test_rows_in_subnode),
                 cmocka_unit_test(test_bad_tables),
-                cmocka_unit_test(test_subnode_tree),
-                cmocka_unit_test(test_hierarchy_cycle),
-                cmocka_unit_test(test_small_cache),
         };
+        size_t n = 3;
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        /* Tests on real files exist only where the files do (cmocka's TAP
+         * skip reads as a failure). */
+        if (in_corpus("emk_pstsdk__sample1.pst"))
+                tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_subnode_tree);
+        if (in_corpus("microsoft_outlook-pst-rs__Empty.pst"))
+                tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hierarchy_cycle);
+        if (in_corpus("hughbe_PstReader__simiden__pst2john__2003_compressable-encryption_quickbrownfox.pst"))
+                tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_small_cache);
+        return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
 }
