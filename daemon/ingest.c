@@ -159,6 +159,11 @@ struct pipeline {
 
 static volatile sig_atomic_t got_signal;
 
+bool ingest_interrupted(void)
+{
+        return got_signal != 0;
+}
+
 static void on_signal(int sig)
 {
         /* A second signal means "now": the state on disk is consistent after
@@ -905,6 +910,8 @@ static void uploader_loop(struct pipeline *p)
                         continue;
                 }
                 progress_tick(&p->progress, st.bytes_sent);
+                if (p->cfg->tick)
+                        p->cfg->tick(p->cfg->tick_ctx);
         }
 }
 

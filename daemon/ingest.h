@@ -37,6 +37,10 @@ struct ingest_cfg {
         uint64_t memory;          /* bytes of read buffers at most */
         bool progress;
         bool all_files;           /* move every regular file, PST or not */
+        /* Called from the uploader loop a few times a second (the service's
+         * watchdog), or NULL. */
+        void (*tick)(void *ctx);
+        void *tick_ctx;
         uint64_t cap;             /* bytes/s of request bodies, 0 = unlimited */
         const struct schedule *schedule; /* weekly cap by local time (wins over cap), or NULL */
 };
@@ -51,3 +55,6 @@ struct ingest_cfg {
 /* Run the job.  Returns the process exit code: 0 all uploaded, 1 some
  * file skipped or failed, 2 configuration error, 3 fatal runtime error. */
 int ingest_run(const struct ingest_cfg *cfg);
+
+/* Did a SIGTERM or SIGINT end the last ingest_run()? */
+bool ingest_interrupted(void);

@@ -24,6 +24,7 @@
 #include "pstream/pst.h"
 #include "rules.h"
 #include "scan.h"
+#include "service.h"
 #include "schedule.h"
 
 #define EXIT_USAGE 2
@@ -38,6 +39,7 @@ static const char usage_main[] =
         "Commands:\n"
         "  scan ROOT...             find PST/OST files by header and list them\n"
         "  ingest SRC... --to URL   upload every PST/OST found under SRC\n"
+        "  daemon -c FILE           the ingest job as a service, from a configuration file\n"
         "  inspect FILE             show a PST/OST's folder tree, counts and damage\n"
         "\n"
         "Options:\n"
@@ -685,13 +687,9 @@ static int cmd_ingest(int argc, char **argv)
         if (!put_blob_max_set)
                 cfg.put_blob_max = cfg.block_size;
         /* --cap is the rate outside every rule: the schedule's last rule. */
-        if (cfg.schedule && cfg.cap) {
-                if (sched.n == SCHED_MAX_RULES) {
-                        log_error("--schedule: at most %d rules with --cap", SCHED_MAX_RULES - 1);
-                        return EXIT_USAGE;
-                }
-                sched.rule[sched.n++] = (struct sched_rule){ .days = 0x7f, .start = 0, .end = 1440,
-                                                             .rate = cfg.cap };
+        if (cfg.schedule && cfg.cap && sched_add_default(&sched, cfg.cap) < 0) {
+                log_error("--schedule: at most %d rules with --cap", SCHED_MAX_RULES - 1);
+                return EXIT_USAGE;
         }
         if (cfg.memory < cfg.block_size || cfg.memory < cfg.put_blob_max) {
                 log_error("--memory %" PRIu64 "M must hold at least one block (%" PRIu64
@@ -736,6 +734,8 @@ int main(int argc, char **argv)
                 return cmd_scan(argc - 1, argv + 1);
         if (!strcmp(cmd, "ingest"))
                 return cmd_ingest(argc - 1, argv + 1);
+        if (!strcmp(cmd, "daemon"))
+                return service_main(argc - 1, argv + 1);
         if (!strcmp(cmd, "inspect"))
                 return cmd_inspect(argc - 1, argv + 1);
 

@@ -270,3 +270,11 @@ time_t sched_next_change(const struct schedule *s, time_t now, uint64_t *ret_rat
         }
         return -1;
 }
+
+int sched_add_default(struct schedule *s, uint64_t rate)
+{
+        if (s->n == SCHED_MAX_RULES)
+                return -E2BIG;
+        s->rule[s->n++] = (struct sched_rule){ .days = 0x7f, .start = 0, .end = 1440, .rate = rate };
+        return 0;
+}

@@ -59,3 +59,7 @@ uint64_t sched_rate_at(const struct schedule *s, time_t now);
  * NULL, gets the new rate), looking a week and a day ahead; -1 when the
  * rate never changes. */
 time_t sched_next_change(const struct schedule *s, time_t now, uint64_t *ret_rate);
+
+/* Make rate the cap outside every rule of s (an all-week rule at the end).
+ * -E2BIG when s has no room for it. */
+int sched_add_default(struct schedule *s, uint64_t rate);
