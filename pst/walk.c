@@ -31,6 +31,10 @@
 
 /* Embedded messages inside embedded messages: real files nest 3 deep. */
 #define MAX_NESTING 32u
+/* Attachments of one message counted through all its embedded messages:
+ * a forged file can make every embedded message reuse its parent's
+ * subnodes, which without a cap costs (attachments)^MAX_NESTING reads. */
+#define MAX_MESSAGE_ATTACHMENTS (1u << 16)
 /* Folders waiting to be walked: a forged file could list millions in
  * every hierarchy table; real mailboxes have a few thousand in all. */
 #define MAX_PENDING (1u << 20)
@@ -343,11 +347,17 @@ static int message_body(struct pst_walk *w, const struct pst_node *n, unsigned l
         for (uint32_t i = 0; i < att.tc.n_rows; i++) {
                 uint32_t anid = get_le32(pst_tc_row(&att.tc, i));
 
+                if (m->n_attachments_all >= MAX_MESSAGE_ATTACHMENTS)
+                        return pst_diag_set(diag, -EFBIG, 0,
+                                            "message 0x%" PRIx32 ": more than %u attachments through"
+                                            " its embedded messages; the rest not counted",
+                                            m->nid, MAX_MESSAGE_ATTACHMENTS);
                 m->n_attachments_all++;
                 if (level == 0)
                         m->n_attachments++;
                 r = attachment_read(w, n, m->nid, anid, level, m, want, diag);
-                if (step_error(r))
+                /* Past the cap, every level would say so again: once is enough. */
+                if (step_error(r) || (r < 0 && m->n_attachments_all >= MAX_MESSAGE_ATTACHMENTS))
                         return r;
                 if (r < 0)
                         problem(w, m->nid, r, diag);
