@@ -18,7 +18,8 @@
 
 #define MIME_MAX_DEPTH 16u  /* message/rfc822 nesting */
 #define MIME_LINE 76u       /* folded header lines and encoded bodies */
-#define MIME_EW_BYTES 45u   /* UTF-8 bytes per encoded word (60 base64 chars) */
+#define MIME_GLUE 3u        /* room kept for ",", ":;" after a header token */
+#define MIME_EW_BYTES 42u   /* UTF-8 bytes per encoded word (68 characters) */
 
 struct mbuf {
         uint8_t *p;
@@ -259,7 +260,7 @@ static void hdr_begin(struct hdr *h, struct mbuf *b, const char *name)
  * (even the first one: "Subject:" may end its line). */
 static void hdr_token(struct hdr *h, const char *t, size_t n)
 {
-        if (h->col > 1 && h->col + 1 + n > MIME_LINE) {
+        if (h->col > 1 && h->col + 1 + n > MIME_LINE - MIME_GLUE) {
                 mb_put(h->b, "\r\n", 2);
                 h->col = 0;
         }
@@ -296,7 +297,7 @@ static void hdr_encoded(struct hdr *h, const char *s)
         while (i < u.len) {
                 /* Fill the current line when at least 12 bytes fit, so no
                  * fold is needed right after "Name:". */
-                size_t room = MIME_LINE - MIN(h->col + 1 + 12, (size_t)MIME_LINE);
+                size_t room = MIME_LINE - MIME_GLUE - MIN(h->col + 1 + 12, (size_t)(MIME_LINE - MIME_GLUE));
                 size_t max = room / 4 * 3 >= 12 ? MIN(room / 4 * 3, (size_t)MIME_EW_BYTES) : MIME_EW_BYTES;
                 size_t n = 0;
 
@@ -358,16 +359,19 @@ static bool is_atext_or_space(char c)
 static void hdr_phrase(struct hdr *h, const char *s)
 {
         bool atoms = true;
-        size_t n = strlen(s);
+        size_t n = strlen(s), esc = 0;
 
-        for (const char *q = s; *q; q++)
+        for (const char *q = s; *q; q++) {
                 atoms = atoms && is_atext_or_space(*q);
+                esc += *q == '"' || *q == '\\';
+        }
         if (atoms && !strstr(s, "=?") && n <= 70) {
                 hdr_text(h, s);
                 return;
         }
-        if (is_ascii_print(s) && !strstr(s, "=?") && n <= 60) {
-                char q[2 * 60 + 3];
+        /* A quoted string cannot be folded: only if it fits a line. */
+        if (is_ascii_print(s) && !strstr(s, "=?") && n + esc <= 64) {
+                char q[64 + 3];
                 size_t k = 0;
 
                 q[k++] = '"';

@@ -224,6 +224,28 @@ static void test_encoded_subject(void **state)
         free(s);
 }
 
+static void test_many_recipients(void **state)
+{
+        struct pst_mime_addr to[12];
+        char names[12][160];
+        struct pst_mime_msg m = { .to = to, .n_to = 12, .cc = to, .n_cc = 12 };
+        char *s;
+
+        (void)state;
+        /* Names of every length, encoded and not, without an address (a
+         * group, ending in ":;,") or with one: no line passes 78. */
+        for (int i = 0; i < 12; i++) {
+                memset(names[i], 0, sizeof(names[i]));
+                for (int k = 0; k < 5 * i + 3; k++)
+                        strcat(names[i], i % 2 ? "\xC3\xA9" : "e");
+                to[i] = (struct pst_mime_addr){ names[i], i % 3 ? "user@example.com" : NULL };
+        }
+        s = render(&m, NULL);
+        check_lines(s, true);
+        assert_int_equal(count(s, "user@example.com"), 16);
+        free(s);
+}
+
 static void test_long_ascii_header(void **state)
 {
         char subject[600];
@@ -481,6 +503,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_simple),
                 cmocka_unit_test(test_encoded_subject),
+                cmocka_unit_test(test_many_recipients),
                 cmocka_unit_test(test_long_ascii_header),
                 cmocka_unit_test(test_multipart),
                 cmocka_unit_test(test_related),

@@ -289,7 +289,8 @@ struct pst_mime_msg {
 #define PST_MIME_MAX_OUT (256u * 1024 * 1024)
 
 /* Render m as a MIME message, CRLF line ends, header lines folded under 78
- * characters, non-ASCII header text as RFC 2047 UTF-8 encoded words, bodies
+ * characters (an address or message id too long for that stays whole, under
+ * 998), non-ASCII header text as RFC 2047 UTF-8 encoded words, bodies
  * 7bit or quoted-printable, multipart/alternative for text + HTML and
  * multipart/mixed with attachments.  Deterministic: the same m gives the
  * same bytes (boundaries are content hashes).  *ret (malloc'd,
