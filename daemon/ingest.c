@@ -94,6 +94,9 @@ struct file {
         bool unchanged; /* committed by an earlier run: set before threads start */
 
         /* uploader thread */
+        bool journal_begun;   /* this generation's plan is in the journal */
+        bool *staged_before;  /* blocks an earlier run staged, per the journal */
+        uint32_t resumed;     /* how many of them */
         bool restart_wanted;
         enum file_state state;
         uint32_t staged;
@@ -560,7 +563,7 @@ static void file_committed(struct pipeline *p, struct file *f)
                 pthread_mutex_unlock(&f->hash_lock);
                 struct state_file sf = {
                         .dest = p->dest_id,
-                        .blob = f->blob,
+                        .blob = f->full_blob,
                         .path = f->e->path,
                         .size = f->src.id.size,
                         .mtime_ns = f->src.id.mtime_ns,
@@ -673,6 +676,7 @@ static void uploader_restarts(struct pipeline *p)
                 }
                 f->restart_wanted = false;
                 f->staged = 0;
+                f->journal_begun = false;
                 f->block_size = NET_FALLBACK_BLOCK_SIZE;
                 f->put_blob_max = MIN(f->put_blob_max, NET_FALLBACK_BLOCK_SIZE);
                 atomic_fetch_add(&f->gen, 1);
@@ -720,8 +724,17 @@ static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
                         fail_request(p, f, what, r, d);
                 } else if (f->plan.single) {
                         file_committed(p, f);
-                } else if (++f->staged == f->plan.nblocks) {
-                        submit_commit(p, f);
+                } else {
+                        int jr = p->state ? state_block_staged(p->state, p->dest_id, f->full_blob,
+                                                               j->index)
+                                          : 0;
+                        if (jr < 0)
+                                log_warning_errno(jr, "file=%s block=%u: staged, but the journal "
+                                                  "could not record it (%m); a crash now costs "
+                                                  "its resend",
+                                                  f->e->path, j->index);
+                        if (++f->staged == f->plan.nblocks)
+                                submit_commit(p, f);
                 }
         }
         job_free(j);
@@ -735,10 +748,15 @@ static void on_commit_finished(struct net_req *req, int r, const struct net_diag
         f->outstanding--;
         if (f->state != FILE_PENDING)
                 return;
-        if (r == -ECANCELED)
+        if (r == -ECANCELED) {
                 file_fail(p, f, "not committed: %s", p->fatal_msg);
-        else if (r < 0)
+        } else if (r < 0) {
+                /* The service did not take the list: what the journal says
+                 * was staged can't be trusted for the next run. */
+                if (p->state)
+                        (void)state_blob_forget(p->state, p->dest_id, f->full_blob);
                 fail_request(p, f, "Put Block List", r, d);
+        }
         else
                 file_committed(p, f);
 }
@@ -767,6 +785,40 @@ static void submit_commit(struct pipeline *p, struct file *f)
                 return;
         }
         f->outstanding++;
+}
+
+/* The first block of a file's generation reaches the uploader: record its
+ * plan, and learn which blocks an interrupted run already staged. */
+static void journal_begin(struct pipeline *p, struct file *f)
+{
+        struct state_file sf = {
+                .dest = p->dest_id,
+                .blob = f->full_blob,
+                .path = f->e->path,
+                .size = f->src.id.size,
+                .mtime_ns = f->src.id.mtime_ns,
+                .ino = f->src.id.ino,
+        };
+        int n;
+
+        f->journal_begun = true;
+        free(f->staged_before);
+        f->staged_before = calloc(f->plan.nblocks, sizeof(bool));
+        if (!f->staged_before)
+                return; /* everything is sent: slower, never wrong */
+        n = state_blob_begin(p->state, &sf, f->plan.block_size, f->plan.nblocks,
+                             STATE_STAGED_MAX_AGE_S, f->staged_before);
+        if (n < 0) {
+                log_warning_errno(n, "file=%s: journal unusable for this file (%m); sending every "
+                                  "block",
+                                  f->e->path);
+                f->staged_before = (free(f->staged_before), NULL);
+                return;
+        }
+        f->resumed = (uint32_t)n;
+        if (n > 0)
+                log_info("file=%s: resuming: %d of %u blocks were staged by an interrupted run",
+                         f->e->path, n, f->plan.nblocks);
 }
 
 static void upload_job(struct pipeline *p, struct job *j)
@@ -801,6 +853,18 @@ static void upload_job(struct pipeline *p, struct job *j)
                 if (st < 0) {
                         file_fail(p, f, "source changed while it was read; rerun to upload it");
                         job_free(j);
+                        return;
+                }
+        }
+        if (!f->plan.single && p->state) {
+                if (!f->journal_begun)
+                        journal_begin(p, f);
+                if (f->staged_before && f->staged_before[j->index]) {
+                        /* Acknowledged before a crash: not sent again. */
+                        atomic_fetch_add(&p->progress.bytes_done, j->buf->len);
+                        job_free(j);
+                        if (++f->staged == f->plan.nblocks)
+                                submit_commit(p, f);
                         return;
                 }
         }
@@ -1119,6 +1183,7 @@ static void print_summary(struct pipeline *p, double seconds, size_t skipped, si
 {
         uint64_t up_bytes = 0, dup_bytes = 0;
         unsigned done = 0, failed = 0, unchanged = 0, dups = 0, damaged = 0;
+        uint64_t resumed = 0;
         char b1[32], b2[32];
 
         for (size_t i = 0; i < p->nfiles; i++) {
@@ -1135,6 +1200,7 @@ static void print_summary(struct pipeline *p, double seconds, size_t skipped, si
                         dups++;
                         dup_bytes += f->size;
                 }
+                resumed += f->resumed;
                 if (f->e->problem[0])
                         damaged++;
         }
@@ -1146,6 +1212,10 @@ static void print_summary(struct pipeline *p, double seconds, size_t skipped, si
                        unchanged, unchanged == 1 ? "" : "s");
         printf("  bytes:      %s in %.2f s (%.1f MB/s)\n", format_bytes(up_bytes, b1, sizeof(b1)),
                seconds, seconds > 0 ? (double)up_bytes / seconds / 1e6 : 0.0);
+        if (resumed)
+                printf("  resumed:    %" PRIu64 " block%s staged by an interrupted run, not sent "
+                       "again\n",
+                       resumed, resumed == 1 ? "" : "s");
         if (damaged)
                 printf("  damaged:    %u file%s uploaded as found, damage listed above\n", damaged,
                        damaged == 1 ? "" : "s");
@@ -1298,7 +1368,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                         struct file *f = &p->files[i];
                         struct state_file sf = {
                                 .dest = p->dest_id,
-                                .blob = f->blob,
+                                .blob = f->full_blob,
                                 .path = f->e->path,
                                 .size = f->e->size,
                                 .mtime_ns = f->e->mtime_ns,
@@ -1455,6 +1525,7 @@ out:
                         struct file *f = &p->files[i];
                         free(f->blob);
                         free(f->full_blob);
+                        free(f->staged_before);
                         if (f->xxh)
                                 XXH3_freeState(f->xxh);
                         for (struct pending *n = f->pending, *next; n; n = next) {

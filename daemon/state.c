@@ -15,12 +15,18 @@
 #include "io/base/macro.h"
 #include "state.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 struct state {
         sqlite3 *db;
         sqlite3_stmt *lookup;
         sqlite3_stmt *insert;
+        sqlite3_stmt *blob_get;
+        sqlite3_stmt *blob_put;
+        sqlite3_stmt *staged_get;
+        sqlite3_stmt *staged_put;
+        sqlite3_stmt *forget_blob;
+        sqlite3_stmt *forget_staged;
 };
 
 static const char schema[] =
@@ -33,7 +39,25 @@ static const char schema[] =
         "  ino INTEGER NOT NULL,"
         "  xxh3 TEXT,"
         "  committed_at INTEGER NOT NULL,"
-        "  PRIMARY KEY (dest, blob)) WITHOUT ROWID;";
+        "  PRIMARY KEY (dest, blob)) WITHOUT ROWID;"
+        /* a blob being staged: its source and its block plan */
+        "CREATE TABLE IF NOT EXISTS staging ("
+        "  dest TEXT NOT NULL,"
+        "  blob TEXT NOT NULL,"
+        "  path TEXT NOT NULL,"
+        "  size INTEGER NOT NULL,"
+        "  mtime_ns INTEGER NOT NULL,"
+        "  ino INTEGER NOT NULL,"
+        "  block_size INTEGER NOT NULL,"
+        "  nblocks INTEGER NOT NULL,"
+        "  PRIMARY KEY (dest, blob)) WITHOUT ROWID;"
+        /* its blocks the service acknowledged */
+        "CREATE TABLE IF NOT EXISTS staged ("
+        "  dest TEXT NOT NULL,"
+        "  blob TEXT NOT NULL,"
+        "  idx INTEGER NOT NULL,"
+        "  staged_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (dest, blob, idx)) WITHOUT ROWID;";
 
 static int db_error(sqlite3 *db, const char *what, char *msg, size_t msglen)
 {
@@ -68,7 +92,8 @@ static bool journal_sane(sqlite3 *db, char *why, size_t len)
                 return false;
         int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
         sqlite3_finalize(st);
-        if (v != 0 && v != SCHEMA_VERSION) {
+        /* Version 1 journals (no block tables) are upgraded in place. */
+        if (v != 0 && v != 1 && v != SCHEMA_VERSION) {
                 snprintf(why, len, "schema version %d, expected %d", v, SCHEMA_VERSION);
                 return false;
         }
@@ -131,7 +156,7 @@ int state_open(const char *dir, struct state **ret, char *msg, size_t msglen)
         if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
                          NULL) != SQLITE_OK ||
             sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL) != SQLITE_OK) {
+            sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL) != SQLITE_OK) {
                 r = db_error(db, path, msg, msglen);
                 sqlite3_close(db);
                 return r;
@@ -148,7 +173,23 @@ int state_open(const char *dir, struct state **ret, char *msg, size_t msglen)
                                -1, &s->lookup, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(db,
                                "INSERT OR REPLACE INTO committed VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                               -1, &s->insert, NULL) != SQLITE_OK) {
+                               -1, &s->insert, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db,
+                               "SELECT 1 FROM staging WHERE dest=?1 AND blob=?2 AND path=?3 AND "
+                               "size=?4 AND mtime_ns=?5 AND ino=?6 AND block_size=?7 AND nblocks=?8",
+                               -1, &s->blob_get, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db,
+                               "INSERT OR REPLACE INTO staging VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                               -1, &s->blob_put, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db,
+                               "SELECT idx FROM staged WHERE dest=?1 AND blob=?2 AND staged_at>=?3",
+                               -1, &s->staged_get, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO staged VALUES (?1,?2,?3,?4)", -1,
+                               &s->staged_put, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "DELETE FROM staging WHERE dest=?1 AND blob=?2", -1,
+                               &s->forget_blob, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "DELETE FROM staged WHERE dest=?1 AND blob=?2", -1,
+                               &s->forget_staged, NULL) != SQLITE_OK) {
                 r = db_error(db, path, msg, msglen);
                 state_close(s);
                 return r;
@@ -163,6 +204,12 @@ struct state *state_close(struct state *s)
                 return NULL;
         sqlite3_finalize(s->lookup);
         sqlite3_finalize(s->insert);
+        sqlite3_finalize(s->blob_get);
+        sqlite3_finalize(s->blob_put);
+        sqlite3_finalize(s->staged_get);
+        sqlite3_finalize(s->staged_put);
+        sqlite3_finalize(s->forget_blob);
+        sqlite3_finalize(s->forget_staged);
         /* Fold the WAL back so it can't grow across weeks of runs. */
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_close(s->db);
@@ -208,5 +255,79 @@ int state_record_commit(struct state *s, const struct state_file *f)
         sqlite3_reset(s->insert);
         if (rc != SQLITE_DONE)
                 return sqlite3_errcode(s->db) == SQLITE_FULL ? -ENOSPC : -EIO;
-        return 0;
+        return state_blob_forget(s, f->dest, f->blob);
+}
+
+static int step_done(struct state *s, sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        return sqlite3_errcode(s->db) == SQLITE_FULL ? -ENOSPC : -EIO;
+}
+
+int state_blob_forget(struct state *s, const char *dest, const char *blob)
+{
+        int r;
+
+        sqlite3_bind_text(s->forget_blob, 1, dest, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->forget_blob, 2, blob, -1, SQLITE_STATIC);
+        r = step_done(s, s->forget_blob);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s->forget_staged, 1, dest, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->forget_staged, 2, blob, -1, SQLITE_STATIC);
+        return step_done(s, s->forget_staged);
+}
+
+int state_blob_begin(struct state *s, const struct state_file *f, uint64_t block_size,
+                     uint32_t nblocks, int64_t max_age_s, bool *staged)
+{
+        int rc, n = 0;
+
+        memset(staged, 0, nblocks * sizeof(*staged));
+        sqlite3_reset(s->blob_get);
+        bind_file(s->blob_get, f);
+        sqlite3_bind_int64(s->blob_get, 7, (sqlite3_int64)block_size);
+        sqlite3_bind_int64(s->blob_get, 8, nblocks);
+        rc = sqlite3_step(s->blob_get);
+        sqlite3_reset(s->blob_get);
+        if (rc == SQLITE_DONE) {
+                /* New, or from another source or plan: start clean. */
+                int r = state_blob_forget(s, f->dest, f->blob);
+                if (r < 0)
+                        return r;
+                bind_file(s->blob_put, f);
+                sqlite3_bind_int64(s->blob_put, 7, (sqlite3_int64)block_size);
+                sqlite3_bind_int64(s->blob_put, 8, nblocks);
+                return step_done(s, s->blob_put);
+        }
+        if (rc != SQLITE_ROW)
+                return -EIO;
+
+        sqlite3_bind_text(s->staged_get, 1, f->dest, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->staged_get, 2, f->blob, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->staged_get, 3, (sqlite3_int64)time(NULL) - max_age_s);
+        while ((rc = sqlite3_step(s->staged_get)) == SQLITE_ROW) {
+                sqlite3_int64 idx = sqlite3_column_int64(s->staged_get, 0);
+                /* The journal is checked, not trusted: an index outside the
+                 * plan is ignored. */
+                if (idx >= 0 && idx < nblocks && !staged[idx]) {
+                        staged[idx] = true;
+                        n++;
+                }
+        }
+        sqlite3_reset(s->staged_get);
+        return rc == SQLITE_DONE ? n : -EIO;
+}
+
+int state_block_staged(struct state *s, const char *dest, const char *blob, uint32_t index)
+{
+        sqlite3_bind_text(s->staged_put, 1, dest, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->staged_put, 2, blob, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->staged_put, 3, index);
+        sqlite3_bind_int64(s->staged_put, 4, (sqlite3_int64)time(NULL));
+        return step_done(s, s->staged_put);
 }

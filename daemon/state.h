@@ -35,5 +35,27 @@ struct state_file {
  * same path, size, mtime and inode; 0 when not; -errno on failure. */
 int state_is_committed(struct state *s, const struct state_file *f);
 
-/* Record a commit durably (returns after fsync). */
+/* Record a commit durably (returns after fsync); forgets the blob's staged
+ * blocks. */
 int state_record_commit(struct state *s, const struct state_file *f);
+
+/* Block-level progress of a blob being staged: after a crash, a rerun sends
+ * only the blocks the service has not acknowledged.  The service discards
+ * uncommitted blocks 7 days after the last Put Block, so older records are
+ * not trusted. */
+#define STATE_STAGED_MAX_AGE_S (6 * 24 * 3600)
+
+/* Start (or resume) staging f with blocks of block_size, nblocks of them.
+ * When the journal has the same blob from the same source with the same
+ * plan, marks the blocks it staged within max_age_s in staged[] (nblocks
+ * bools) and returns how many; otherwise forgets what it had for the blob
+ * and returns 0.  -errno on failure. */
+int state_blob_begin(struct state *s, const struct state_file *f, uint64_t block_size,
+                     uint32_t nblocks, int64_t max_age_s, bool *staged);
+
+/* Block index of blob was acknowledged (201) by the service.  Durable. */
+int state_block_staged(struct state *s, const char *dest, const char *blob, uint32_t index);
+
+/* The blob's staged blocks can't be trusted (its commit was refused):
+ * forget them, so the next run sends everything again. */
+int state_blob_forget(struct state *s, const char *dest, const char *blob);
