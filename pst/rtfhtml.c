@@ -14,17 +14,25 @@
 
 #define RTF_MAX_DEPTH 256u
 #define RTF_MAX_WORD 32u
+#define RTF_MAX_FONTS 256u
 
 enum rtf_dest {
         RTF_DEST_TEXT,    /* visible text (HTML text between tags) */
         RTF_DEST_HTMLTAG, /* \*\htmltag: HTML markup, shown even in \htmlrtf */
-        RTF_DEST_SKIP,    /* font table, pictures, unknown \* destinations */
+        RTF_DEST_SKIP,    /* pictures, unknown \* destinations, ... */
+        RTF_DEST_FONTTBL, /* not text either, but gives each font a code page */
 };
 
 struct rtf_group {
         uint8_t dest;
         bool htmlrtf; /* inside \htmlrtf ... \htmlrtf0: RTF-only text */
         uint8_t uc;   /* \ucN: bytes standing in for each \uN */
+        uint16_t cpg; /* code page of the current font, 0: \ansicpg */
+};
+
+struct rtf_font {
+        int32_t num; /* \fN */
+        uint16_t cpg;
 };
 
 struct rtf_out {
@@ -42,6 +50,9 @@ struct rtf_parser {
         unsigned skip;    /* fallback bytes still to drop after a \uN */
         uint32_t high;    /* pending UTF-16 high surrogate from \uN, or 0 */
         unsigned depth;
+        int32_t def_font; /* the \fN being defined in the font table */
+        unsigned n_fonts;
+        struct rtf_font fonts[RTF_MAX_FONTS];
         struct rtf_group g[RTF_MAX_DEPTH];
         struct rtf_out out;
 };
@@ -123,7 +134,7 @@ static bool visible(struct rtf_parser *ps)
 {
         const struct rtf_group *g = &ps->g[ps->depth];
 
-        if (g->dest == RTF_DEST_SKIP)
+        if (g->dest == RTF_DEST_SKIP || g->dest == RTF_DEST_FONTTBL)
                 return false;
         if (!ps->html)
                 return g->dest == RTF_DEST_TEXT;
@@ -164,7 +175,8 @@ static int emit_byte(struct rtf_parser *ps, uint8_t b)
                 return 0;
         if (b < 0x80)
                 return emit_char(ps, b);
-        switch (ps->cpg) {
+        /* Text takes its font's code page; HTML markup the document's. */
+        switch (cur(ps)->dest == RTF_DEST_HTMLTAG || !cur(ps)->cpg ? ps->cpg : cur(ps)->cpg) {
         case 65001: /* UTF-8: the bytes are already what we produce */
                 r = flush_surrogate(ps);
                 return r < 0 ? r : out_bytes(&ps->out, &b, 1);
@@ -217,7 +229,7 @@ static bool word_is(const char *w, const char *s)
 static bool skipped_destination(const char *w)
 {
         static const char *const skip[] = {
-                "fonttbl",  "colortbl",   "stylesheet", "info",    "pict",
+                "colortbl",   "stylesheet", "info",    "pict",
                 "object",   "themedata",  "datastore",  "listtable", "listoverridetable",
                 "rsidtbl",  "generator",  "xmlnstbl",   "header",  "footer",
                 "headerl",  "headerr",    "headerf",    "footerl", "footerr",
@@ -231,6 +243,44 @@ static bool skipped_destination(const char *w)
         return false;
 }
 
+/* The code page of a font's \fcharsetN; 0 (the document's) if unknown. */
+static uint16_t charset_cpg(int32_t charset)
+{
+        static const struct {
+                uint8_t charset;
+                uint16_t cpg;
+        } map[] = {
+                { 0, 1252 },   { 2, 42 },     { 77, 10000 }, { 128, 932 },  { 129, 949 },
+                { 130, 1361 }, { 134, 936 },  { 136, 950 },  { 161, 1253 }, { 162, 1254 },
+                { 163, 1258 }, { 177, 1255 }, { 178, 1256 }, { 186, 1257 }, { 204, 1251 },
+                { 222, 874 },  { 238, 1250 }, { 255, 437 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (map[i].charset == charset)
+                        return map[i].cpg;
+        return 0;
+}
+
+static void font_define(struct rtf_parser *ps, uint16_t cpg)
+{
+        for (unsigned i = 0; i < ps->n_fonts; i++)
+                if (ps->fonts[i].num == ps->def_font) {
+                        ps->fonts[i].cpg = cpg;
+                        return;
+                }
+        if (ps->n_fonts < RTF_MAX_FONTS)
+                ps->fonts[ps->n_fonts++] = (struct rtf_font){ ps->def_font, cpg };
+}
+
+static uint16_t font_cpg(const struct rtf_parser *ps, int32_t num)
+{
+        for (unsigned i = 0; i < ps->n_fonts; i++)
+                if (ps->fonts[i].num == num)
+                        return ps->fonts[i].cpg;
+        return 0;
+}
+
 static int control_word(struct rtf_parser *ps, const char *w, bool has_param, int32_t param)
 {
         struct rtf_group *g = cur(ps);
@@ -242,10 +292,28 @@ static int control_word(struct rtf_parser *ps, const char *w, bool has_param, in
         if (star && first) {
                 /* {\*\htmltag ...} carries HTML; any other \* destination
                  * is one we may ignore, as readers must ([MSFT-RTF]). */
-                if (ps->html && word_is(w, "htmltag") && g->dest != RTF_DEST_SKIP)
+                if (ps->html && word_is(w, "htmltag") &&
+                    (g->dest == RTF_DEST_TEXT || g->dest == RTF_DEST_HTMLTAG))
                         g->dest = RTF_DEST_HTMLTAG;
                 else
                         g->dest = RTF_DEST_SKIP;
+                return 0;
+        }
+        if (word_is(w, "fonttbl")) {
+                g->dest = g->dest == RTF_DEST_SKIP ? RTF_DEST_SKIP : RTF_DEST_FONTTBL;
+                return 0;
+        }
+        if (g->dest == RTF_DEST_FONTTBL) {
+                if (word_is(w, "f") && has_param)
+                        ps->def_font = param;
+                else if (word_is(w, "fcharset") && has_param)
+                        font_define(ps, charset_cpg(param));
+                else if (word_is(w, "cpg") && has_param && param > 0 && param <= UINT16_MAX)
+                        font_define(ps, (uint16_t)param);
+                return 0;
+        }
+        if (word_is(w, "f") && has_param) {
+                g->cpg = font_cpg(ps, param);
                 return 0;
         }
         if (skipped_destination(w)) {

@@ -90,6 +90,13 @@ static void test_escapes(void **state)
         assert_html("{\\rtf1\\ansi\\ansicpg65001\\fromhtml1 \\'c3\\'a9}", "\xC3\xA9");
         /* A code page we do not map yields U+FFFD, never raw bytes. */
         assert_html("{\\rtf1\\ansi\\ansicpg932\\fromhtml1 \\'82\\'a0}", "\xEF\xBF\xBD\xEF\xBF\xBD");
+        /* Text takes the code page of its font (\fcharset204 is 1251, which
+         * we do not map: U+FFFD, not a wrong Latin letter); markup keeps
+         * \ansicpg; \f0 (charset 0, 1252) decodes again. */
+        assert_html("{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 {\\fonttbl{\\f0\\fcharset0 Arial;}"
+                    "{\\f1\\fcharset204{\\*\\panose 0}Arial Cyr;}}"
+                    "{\\f1 \\'e0{\\*\\htmltag0 \\'e9}}\\f0 \\'e0}",
+                    "\xEF\xBF\xBD\xC3\xA9\xC3\xA0");
         /* A bad hex escape is dropped. */
         assert_html("{\\rtf1\\fromhtml1 x\\'zzy}", "xzzy");
 }

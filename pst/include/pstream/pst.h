@@ -229,8 +229,9 @@ int pst_lzfu_decompress(const void *in, size_t inlen, uint8_t **ret, size_t *ret
 
 /* The HTML encapsulated in an RTF body ([MS-OXRTFEX]) as UTF-8: markup from
  * {\*\htmltag} groups, text outside \htmlrtf ... \htmlrtf0, with \'hh
- * decoded from \ansicpg 1252, 28591 or 65001 (other code pages give
- * U+FFFD), \uN, \par as CRLF and \tab.  *ret (malloc'd, NUL-terminated) is
+ * decoded in the code page of the current font (\fcharset) or \ansicpg
+ * when it is 1252, 28591 or 65001 (other code pages give U+FFFD), \uN,
+ * \par as CRLF and \tab.  *ret (malloc'd, NUL-terminated) is
  * taken by the caller.  -ENOENT when the RTF has no \fromhtml1 (no HTML
  * inside), -EBADMSG when it does not start with {\rtf or nests groups
  * deeper than 256, -EFBIG above PST_LZFU_MAX_OUT.  Unbalanced braces end
