@@ -299,6 +299,13 @@ static int control_word(struct rtf_parser *ps, const char *w, bool has_param, in
                         g->dest = RTF_DEST_SKIP;
                 return 0;
         }
+        if (word_is(w, "bin")) {
+                /* \binN: N raw bytes (picture data) that are not RTF and
+                 * may hold braces; skipped whole. */
+                if (has_param && param > 0)
+                        ps->p += MIN((size_t)param, (size_t)(ps->end - ps->p));
+                return 0;
+        }
         if (word_is(w, "fonttbl")) {
                 g->dest = g->dest == RTF_DEST_SKIP ? RTF_DEST_SKIP : RTF_DEST_FONTTBL;
                 return 0;

@@ -127,6 +127,9 @@ static void test_suppression_and_groups(void **state)
         /* \*\mhtmltag is not output (its \htmltag twin is). */
         assert_html("{\\rtf1\\fromhtml1 {\\*\\mhtmltag0 <img src=cid:1>}{\\*\\htmltag0 <img src=a>}}",
                     "<img src=a>");
+        /* \binN data is skipped whole, braces and all, and may be cut short. */
+        assert_html("{\\rtf1\\fromhtml1 a{\\pict\\bin4 }}{{b}c}", "ac");
+        assert_html("{\\rtf1\\fromhtml1 a{\\pict\\bin99 }}", "a");
         /* A lone \* outside a group start is ignored. */
         assert_html("{\\rtf1\\fromhtml1 a\\*b}", "ab");
 }
