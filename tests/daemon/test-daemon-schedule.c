@@ -209,6 +209,22 @@ static void test_next_change(void **state)
         assert_int_equal(sched_next_change(&s, MON_30_MAR_0600Z, NULL), -1);
 }
 
+static void test_add_default(void **state)
+{
+        struct schedule s;
+        char err[256];
+
+        (void)state;
+        /* --cap (or the config's cap) is the rate outside every rule. */
+        assert_int_equal(sched_parse(office, &s, err, sizeof(err)), 0);
+        s.n--; /* drop "* = unlimited" */
+        assert_int_equal(sched_add_default(&s, 20000000), 0);
+        assert_int_equal(sched_rate_at(&s, MON_30_MAR_0600Z), 6250000);
+        assert_int_equal(sched_rate_at(&s, MON_30_MAR_0600Z - 1), 20000000);
+        s.n = SCHED_MAX_RULES;
+        assert_int_equal(sched_add_default(&s, 1), -E2BIG);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -218,6 +234,7 @@ int main(void)
                 cmocka_unit_test_setup(test_eval_dst, berlin),
                 cmocka_unit_test_setup(test_overnight, berlin),
                 cmocka_unit_test_setup(test_next_change, berlin),
+                cmocka_unit_test_setup(test_add_default, berlin),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
