@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "control.h"
 #include "ingest.h"
 #include "io/base/macro.h"
 #include "json.h"
@@ -138,6 +139,9 @@ struct pipeline {
         struct queue *work_q, *up_q;
         struct progress progress;
         struct state *state;     /* journal, or NULL without --state */
+        struct control *control; /* control socket in the state dir, or NULL */
+        bool paused;             /* `pstream pause`: start no new request */
+        bool cap_overridden;     /* `pstream cap RATE` wins over the schedule */
         struct rules rules;      /* --mailbox-rules, empty without */
         size_t unmapped;         /* committed files no rule matched */
         char dest_id[160];       /* account/container of the destination */
@@ -909,7 +913,7 @@ static void apply_schedule(struct pipeline *p, uint64_t current)
         time_t now = time(NULL), next;
         char a[32], b[32];
 
-        if (!p->cfg->schedule)
+        if (!p->cfg->schedule || p->cap_overridden)
                 return;
         want = sched_rate_at(p->cfg->schedule, now);
         if (want == current)
@@ -930,6 +934,126 @@ static void apply_schedule(struct pipeline *p, uint64_t current)
         }
 }
 
+static void status_text(struct pipeline *p, FILE *out, bool json)
+{
+        struct net_stats st;
+        uint64_t bd = atomic_load(&p->progress.bytes_done);
+        uint64_t bt = atomic_load(&p->progress.bytes_total);
+        double rate = p->progress.rate;
+        double eta = rate > 0 && bt > bd ? (double)(bt - bd) / rate : -1;
+        time_t now = time(NULL), next = -1;
+        uint64_t next_rate = 0;
+        char a[32], b[32], c[32], when[32] = "";
+
+        net_get_stats(p->up, &st);
+        if (p->cfg->schedule && !p->cap_overridden) {
+                next = sched_next_change(p->cfg->schedule, now, &next_rate);
+                if (next >= 0) {
+                        struct tm tm;
+                        localtime_r(&next, &tm);
+                        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+                }
+        }
+        const char *state = atomic_load(&p->stop) ? "stopping" : p->paused ? "paused" : "running";
+        if (!json) {
+                fprintf(out, "state: %s\n", state);
+                fprintf(out, "files: %u of %u done, %u failed\n",
+                        atomic_load(&p->progress.files_done), atomic_load(&p->progress.files_total),
+                        atomic_load(&p->progress.files_failed));
+                fprintf(out, "bytes: %s of %s, %.1f MB/s, ETA %s\n",
+                        format_bytes(bd, a, sizeof(a)), format_bytes(bt, b, sizeof(b)), rate / 1e6,
+                        format_duration(eta, c, sizeof(c)));
+                fprintf(out, "cap: %s%s", sched_format_rate(st.cap, a, sizeof(a)),
+                        p->cap_overridden ? " (set by pstream cap)" : "");
+                if (next >= 0)
+                        fprintf(out, ", %s from %s", sched_format_rate(next_rate, b, sizeof(b)),
+                                when);
+                fprintf(out, "\nrequests: %" PRIu64 " done, %u active, %u waiting, %" PRIu64
+                             " retries\n",
+                        st.requests, st.active, st.queued, st.retries);
+        } else {
+                fprintf(out, "{\"state\": \"%s\", \"files_total\": %u, \"files_done\": %u, "
+                             "\"files_failed\": %u, \"bytes_total\": %" PRIu64
+                             ", \"bytes_done\": %" PRIu64 ", \"rate\": %.0f, \"eta_s\": %.0f, "
+                             "\"cap\": %" PRIu64 ", \"cap_overridden\": %s, ",
+                        state, atomic_load(&p->progress.files_total),
+                        atomic_load(&p->progress.files_done), atomic_load(&p->progress.files_failed),
+                        bt, bd, rate, eta, st.cap, p->cap_overridden ? "true" : "false");
+                if (next >= 0)
+                        fprintf(out, "\"next_cap\": %" PRIu64 ", \"next_cap_at\": \"%s\", ",
+                                next_rate, when);
+                fprintf(out, "\"requests\": %" PRIu64 ", \"active\": %u, \"waiting\": %u, "
+                             "\"retries\": %" PRIu64 ", \"files\": [",
+                        st.requests, st.active, st.queued, st.retries);
+        }
+        /* Files in progress, and the failed ones with their error. */
+        bool first = true;
+        for (size_t i = 0; i < p->nfiles; i++) {
+                struct file *f = &p->files[i];
+                bool active = f->state == FILE_PENDING && (f->staged > 0 || f->outstanding > 0);
+                if (!active && f->state != FILE_FAILED)
+                        continue;
+                if (!json) {
+                        if (active)
+                                fprintf(out, "  uploading %s: %u of %u blocks\n", f->e->path,
+                                        f->staged, f->plan.nblocks);
+                        else
+                                fprintf(out, "  failed    %s: %s\n", f->e->path, f->error);
+                        continue;
+                }
+                fputs(first ? "{\"path\": " : ", {\"path\": ", out);
+                first = false;
+                json_string(out, f->e->path);
+                if (active)
+                        fprintf(out, ", \"status\": \"uploading\", \"blocks_staged\": %u, "
+                                     "\"blocks\": %u}",
+                                f->staged, f->plan.nblocks);
+                else {
+                        fputs(", \"status\": \"failed\", \"error\": ", out);
+                        json_string(out, f->error);
+                        fputc('}', out);
+                }
+        }
+        if (json)
+                fputs("]}\n", out);
+}
+
+static void on_control(void *ctx, const char *cmd, FILE *out)
+{
+        struct pipeline *p = ctx;
+        uint64_t rate;
+        char a[32];
+
+        if (!strcmp(cmd, "status")) {
+                status_text(p, out, false);
+        } else if (!strcmp(cmd, "status json")) {
+                status_text(p, out, true);
+        } else if (!strcmp(cmd, "pause")) {
+                p->paused = true;
+                net_pause(p->up, true);
+                log_notice("paused by the control socket: requests in flight finish, none start");
+                fputs("paused\n", out);
+        } else if (!strcmp(cmd, "resume")) {
+                p->paused = false;
+                net_pause(p->up, false);
+                log_notice("resumed by the control socket");
+                fputs("resumed\n", out);
+        } else if (!strcmp(cmd, "cap schedule")) {
+                p->cap_overridden = false;
+                apply_schedule(p, UINT64_MAX);
+                fputs("cap follows the schedule\n", out);
+        } else if (!strncmp(cmd, "cap ", 4) && sched_parse_rate(cmd + 4, &rate) == 0) {
+                p->cap_overridden = true;
+                net_set_cap(p->up, rate);
+                p->progress.cap = rate;
+                log_notice("cap %s set by the control socket", sched_format_rate(rate, a, sizeof(a)));
+                fprintf(out, "cap %s\n", a);
+        } else {
+                fprintf(out, "error: unknown command (status, status json, pause, resume, "
+                             "cap RATE, cap schedule)\n");
+        }
+}
+
 static void uploader_loop(struct pipeline *p)
 {
         bool stopping = false;
@@ -938,7 +1062,10 @@ static void uploader_loop(struct pipeline *p)
                 struct job *j;
                 struct net_stats st;
 
-                while ((j = queue_try_pop(p->up_q)))
+                control_poll(p->control, on_control, p);
+                /* Paused: jobs wait in the queue, which stops the reader once
+                 * the buffers are out; requests in flight finish. */
+                while (!p->paused && (j = queue_try_pop(p->up_q)))
                         upload_job(p, j);
 
                 if (got_signal && !atomic_load(&p->stop))
@@ -958,7 +1085,7 @@ static void uploader_loop(struct pipeline *p)
                 net_get_stats(p->up, &st);
                 apply_schedule(p, st.cap);
                 if (atomic_load(&p->reader_done) && atomic_load(&p->workers_alive) == 0 &&
-                    st.active == 0 && st.queued == 0) {
+                    st.active == 0 && st.queued == 0 && (!p->paused || stopping)) {
                         /* The last jobs may have come in after the drain above. */
                         if ((j = queue_try_pop(p->up_q))) {
                                 upload_job(p, j);
@@ -1364,6 +1491,11 @@ int ingest_run(const struct ingest_cfg *cfg)
                 }
                 if (r > 0)
                         log_warning("%s", msg);
+                r = control_open(cfg->state_dir, &p->control);
+                if (r < 0)
+                        log_warning_errno(r, "--state %s: no control socket (%m); pstream status "
+                                          "will not reach this run",
+                                          cfg->state_dir);
                 for (size_t i = 0; i < p->nfiles; i++) {
                         struct file *f = &p->files[i];
                         struct state_file sf = {
@@ -1515,6 +1647,7 @@ out:
                 log_error("out of memory");
         free(worker_tids);
         state_close(p->state);
+        control_close(p->control);
         net_uploader_free(p->up);
         io_reader_free(p->reader);
         queue_free(p->work_q);

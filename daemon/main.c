@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "ingest.h"
 #include "inspect.h"
 #include "io/base/macro.h"
@@ -40,6 +41,9 @@ static const char usage_main[] =
         "  scan ROOT...             find PST/OST files by header and list them\n"
         "  ingest SRC... --to URL   upload every PST/OST found under SRC\n"
         "  daemon -c FILE           the ingest job as a service, from a configuration file\n"
+        "  status [--json]          ask a running ingest or daemon how it is doing\n"
+        "  pause | resume           stop starting requests (those in flight finish) / go on\n"
+        "  cap RATE|schedule        change the bandwidth cap of the running job live\n"
         "  inspect FILE             show a PST/OST's folder tree, counts and damage\n"
         "\n"
         "Options:\n"
@@ -714,6 +718,72 @@ static int cmd_ingest(int argc, char **argv)
         return r;
 }
 
+static const char usage_control[] =
+        "Usage: pstream status [--json] [--state DIR]\n"
+        "       pstream pause [--state DIR]\n"
+        "       pstream resume [--state DIR]\n"
+        "       pstream cap RATE|schedule [--state DIR]\n"
+        "\n"
+        "Talk to a running `pstream ingest --state DIR` or `pstream daemon` through the\n"
+        "control socket DIR/control.sock (default DIR: /var/lib/pstream, the daemon's).\n"
+        "status: files and bytes done, rate, ETA, the cap in force and its next change,\n"
+        "requests and retries, files uploading and failed. pause: no new request starts,\n"
+        "those in flight finish. cap RATE: a cap (20MB/s, 50Mbit, unlimited) that wins over\n"
+        "the schedule until `cap schedule`.\n"
+        "\n"
+        "Exit status: 0, 2 usage error, 3 nothing answers at DIR.\n";
+
+static int cmd_control(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "state", required_argument, NULL, 'S' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *dir = "/var/lib/pstream", *verb = argv[0];
+        bool json = false;
+        char line[CONTROL_MAX_LINE];
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'S':
+                        dir = optarg;
+                        break;
+                case 'h':
+                        fputs(usage_control, stdout);
+                        return 0;
+                default:
+                        fputs(usage_control, stderr);
+                        return EXIT_USAGE;
+                }
+        }
+        if (!strcmp(verb, "cap")) {
+                if (optind + 1 != argc) {
+                        log_error("cap: expected one RATE or 'schedule' (see pstream cap --help)");
+                        return EXIT_USAGE;
+                }
+                snprintf(line, sizeof(line), "cap %s", argv[optind]);
+        } else if (optind != argc || (json && strcmp(verb, "status"))) {
+                fputs(usage_control, stderr);
+                return EXIT_USAGE;
+        } else {
+                snprintf(line, sizeof(line), "%s%s", verb, json ? " json" : "");
+        }
+        r = control_request(dir, line, stdout);
+        if (r < 0) {
+                log_error_errno(r, "%s/%s: nothing answers (%m); is pstream running with --state "
+                                   "%s?",
+                                dir, CONTROL_SOCKET_NAME, dir);
+                return 3;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         const char *cmd;
@@ -734,6 +804,9 @@ int main(int argc, char **argv)
                 return cmd_scan(argc - 1, argv + 1);
         if (!strcmp(cmd, "ingest"))
                 return cmd_ingest(argc - 1, argv + 1);
+        if (!strcmp(cmd, "status") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
+            !strcmp(cmd, "cap"))
+                return cmd_control(argc - 1, argv + 1);
         if (!strcmp(cmd, "daemon"))
                 return service_main(argc - 1, argv + 1);
         if (!strcmp(cmd, "inspect"))

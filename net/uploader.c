@@ -114,6 +114,7 @@ struct net_uploader {
         CURL **idle;             /* easy handles kept for reuse */
         unsigned nidle;
 
+        bool paused;             /* net_pause(): queued requests wait */
         uint64_t rng;
         atomic_bool woken;       /* set by net_wakeup(), cleared by net_run() */
         struct net_stats stats;
@@ -1081,7 +1082,7 @@ static uint64_t promote_due(struct net_uploader *u, uint64_t now)
  * the cap can keep moving (net_bucket_max_active()). */
 static bool can_start(const struct net_uploader *u)
 {
-        return u->queued.head &&
+        return !u->paused && u->queued.head &&
                u->active.n < net_bucket_max_active(&u->bucket, u->queued.head->body_len, u->connections);
 }
 
@@ -1200,4 +1201,9 @@ const char *net_tls_backend(void)
         const char *s = curl_version_info(CURLVERSION_NOW)->ssl_version;
 
         return s ? s : "none";
+}
+
+void net_pause(struct net_uploader *u, bool paused)
+{
+        u->paused = paused;
 }

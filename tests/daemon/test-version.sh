@@ -29,6 +29,9 @@ fi
 [ $? -eq 2 ] || { echo "--key on argv must be refused with 2"; fail=1; }
 "$exe" ingest /tmp --to http://127.0.0.1:1/devstoreaccount1/c --block-size 1k >/dev/null 2>&1
 [ $? -eq 2 ] || { echo "bad --block-size: exit should be 2"; fail=1; }
-"$exe" scan --help | grep -q 'Usage: pstream scan' || { echo "scan --help"; fail=1; }
-"$exe" ingest --help | grep -q 'Usage: pstream ingest' || { echo "ingest --help"; fail=1; }
+# Captured first: grep -q closing the pipe early would SIGPIPE a long help.
+help=$("$exe" scan --help); grep -q 'Usage: pstream scan' <<<"$help" || { echo "scan --help"; fail=1; }
+help=$("$exe" ingest --help); grep -q 'Usage: pstream ingest' <<<"$help" || { echo "ingest --help"; fail=1; }
+help=$("$exe" daemon --help); grep -q 'Usage: pstream daemon' <<<"$help" || { echo "daemon --help"; fail=1; }
+help=$("$exe" status --help); grep -q 'Usage: pstream status' <<<"$help" || { echo "status --help"; fail=1; }
 exit $fail

@@ -189,6 +189,10 @@ int net_run(struct net_uploader *u, int timeout_ms);
  * callback runs now with -ECANCELED.  The uploader stays usable. */
 void net_cancel_all(struct net_uploader *u);
 
+/* While paused, no queued request starts (requests in flight finish, retry
+ * timers still run out into the queue). */
+void net_pause(struct net_uploader *u, bool paused);
+
 /* Make a net_run() that is waiting return early.  Thread-safe. */
 void net_wakeup(struct net_uploader *u);
 
