@@ -553,6 +553,20 @@ static void digest_hex(const struct file *f, char out[33]);
 
 static void file_final(struct pipeline *p, struct file *f, enum file_state st);
 
+/* How the journal knows a blob and its source: the source as it was read
+ * (fstat at open), never as discovery saw it. */
+static struct state_file journal_key(const struct pipeline *p, const struct file *f)
+{
+        return (struct state_file){
+                .dest = p->dest_id,
+                .blob = f->full_blob,
+                .path = f->e->path,
+                .size = f->src.id.size,
+                .mtime_ns = f->src.id.mtime_ns,
+                .ino = f->src.id.ino,
+        };
+}
+
 /* The blob is committed: say so durably before counting it done. */
 static void file_committed(struct pipeline *p, struct file *f)
 {
@@ -565,15 +579,8 @@ static void file_committed(struct pipeline *p, struct file *f)
                 if (hashed)
                         digest_hex(f, hex);
                 pthread_mutex_unlock(&f->hash_lock);
-                struct state_file sf = {
-                        .dest = p->dest_id,
-                        .blob = f->full_blob,
-                        .path = f->e->path,
-                        .size = f->src.id.size,
-                        .mtime_ns = f->src.id.mtime_ns,
-                        .ino = f->src.id.ino,
-                        .xxh3 = hashed ? hex : NULL,
-                };
+                struct state_file sf = journal_key(p, f);
+                sf.xxh3 = hashed ? hex : NULL;
                 int r = state_record_commit(p->state, &sf);
                 if (r < 0)
                         log_warning_errno(r, "file=%s: committed, but the journal could not record "
@@ -795,14 +802,7 @@ static void submit_commit(struct pipeline *p, struct file *f)
  * plan, and learn which blocks an interrupted run already staged. */
 static void journal_begin(struct pipeline *p, struct file *f)
 {
-        struct state_file sf = {
-                .dest = p->dest_id,
-                .blob = f->full_blob,
-                .path = f->e->path,
-                .size = f->src.id.size,
-                .mtime_ns = f->src.id.mtime_ns,
-                .ino = f->src.id.ino,
-        };
+        struct state_file sf = journal_key(p, f);
         int n;
 
         f->journal_begun = true;

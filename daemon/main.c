@@ -413,27 +413,6 @@ static int cmd_scan(int argc, char **argv)
 
 /* ---- ingest --------------------------------------------------------------- */
 
-/* Read a one-line secret from a file: trimmed, at most 4 KiB. */
-static int read_secret_file(const char *path, char **ret)
-{
-        FILE *f = fopen(path, "re");
-        char buf[4097];
-        size_t n;
-
-        if (!f)
-                return -errno;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        while (n > 0 && isspace((unsigned char)buf[n - 1]))
-                buf[--n] = '\0';
-        if (n == 0 || n >= sizeof(buf) - 1)
-                return -EINVAL;
-        *ret = strdup(buf);
-        explicit_bzero(buf, sizeof(buf));
-        return *ret ? 0 : -ENOMEM;
-}
-
 /* Hide a SAS signature given on the command line from ps and /proc: the
  * kernel shows argv's memory as it is now. */
 static void scrub_argv_sig(char *arg)
@@ -669,7 +648,7 @@ static int cmd_ingest(int argc, char **argv)
                         return EXIT_USAGE;
                 }
                 char *full;
-                if (asprintf(&full, "%s?%s", url, sas[0] == '?' ? sas + 1 : sas) < 0)
+                if (asprintf(&full, "%s?%s", url, sas) < 0)
                         return 3;
                 free(url);
                 url = full;

@@ -98,3 +98,25 @@ const char *format_duration(double seconds, char *buf, size_t len)
                 snprintf(buf, len, "%lu:%02lu", t / 60, t % 60);
         return buf;
 }
+
+int read_secret_file(const char *path, char **ret)
+{
+        FILE *f = fopen(path, "re");
+        char buf[4097];
+        size_t n;
+
+        if (!f)
+                return -errno;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        while (n > 0 && isspace((unsigned char)buf[n - 1]))
+                buf[--n] = '\0';
+        if (n == 0 || n >= sizeof(buf) - 1) {
+                explicit_bzero(buf, sizeof(buf));
+                return -EINVAL;
+        }
+        *ret = strdup(buf[0] == '?' ? buf + 1 : buf);
+        explicit_bzero(buf, sizeof(buf));
+        return *ret ? 0 : -ENOMEM;
+}

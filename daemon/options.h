@@ -20,3 +20,8 @@ const char *format_bytes(uint64_t n, char *buf, size_t len);
 
 /* "1:02:03" or "2:03"; "--:--" for negative. */
 const char *format_duration(double seconds, char *buf, size_t len);
+
+/* Read a one-line secret (SAS token, account key) from a file: trailing
+ * white space trimmed, at most 4 KiB, a leading '?' dropped.  The buffer
+ * used on the way is wiped.  -EINVAL when empty or too long. */
+int read_secret_file(const char *path, char **ret);

@@ -24,6 +24,7 @@
 #include "ingest.h"
 #include "io/base/macro.h"
 #include "log.h"
+#include "options.h"
 #include "schedule.h"
 #include "service.h"
 
@@ -91,26 +92,6 @@ static void tick_watchdog(void *ctx)
                 notify("WATCHDOG=1");
                 *last_ms = now;
         }
-}
-
-static int read_secret(const char *path, char **ret)
-{
-        FILE *f = fopen(path, "re");
-        char buf[4097];
-        size_t n;
-
-        if (!f)
-                return -errno;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-                buf[--n] = '\0';
-        if (n == 0 || n >= sizeof(buf) - 1)
-                return -EINVAL;
-        *ret = strdup(buf[0] == '?' ? buf + 1 : buf);
-        explicit_bzero(buf, sizeof(buf));
-        return *ret ? 0 : -ENOMEM;
 }
 
 /* Wait up to seconds for a stop signal (SIGTERM, SIGINT; SIGHUP is taken
@@ -206,11 +187,11 @@ int service_main(int argc, char **argv)
                 if (!strcmp(c.log_level, levels[i]))
                         log_set_max_level(LOG_ERR + i);
 
-        if (c.sas_file && (r = read_secret(c.sas_file, &sas)) < 0) {
+        if (c.sas_file && (r = read_secret_file(c.sas_file, &sas)) < 0) {
                 log_error_errno(r, "%s: sas_file %s: cannot read a token: %m", path, c.sas_file);
                 goto out;
         }
-        if (c.key_file && (r = read_secret(c.key_file, &key)) < 0) {
+        if (c.key_file && (r = read_secret_file(c.key_file, &key)) < 0) {
                 log_error_errno(r, "%s: key_file %s: cannot read a key: %m", path, c.key_file);
                 goto out;
         }
