@@ -78,8 +78,11 @@ def main():
     with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(azure.AZURITE_KEY + "\n")
 
+    # A fresh Azurite each time, and so a fresh journal: the journal of the
+    # last demo would rightly call its files committed already.
     azdir = os.path.join(demo, "azurite")
     shutil.rmtree(azdir, ignore_errors=True)
+    shutil.rmtree(os.path.join(demo, "state"), ignore_errors=True)
     os.makedirs(azdir)
     port = harness.free_port()
     exe = os.path.join(root, "node_modules", ".bin", "azurite-blob")
