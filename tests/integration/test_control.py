@@ -63,8 +63,15 @@ def main():
 
             run = ctl(t, "pause", "--state", state, label="pause")
             t.check(run.rc == 0 and "paused" in run.stdout, f"pause: {run.describe()}")
-            time.sleep(2.5)  # requests in flight at the pause finish (<= 2 x 4 MiB at 6 MiB/s)
-            n1 = len(px.log())
+            # Requests in flight at the pause finish (<= 2 x 4 MiB at 6 MiB/s):
+            # wait until the relay's log stands still, however loaded the
+            # machine, then watch it for 2 s more.
+            n1, still_since, deadline = len(px.log()), time.monotonic(), time.monotonic() + 20
+            while time.monotonic() - still_since < 1.5 and time.monotonic() < deadline:
+                time.sleep(0.25)
+                n = len(px.log())
+                if n != n1:
+                    n1, still_since = n, time.monotonic()
             time.sleep(2.0)
             n2 = len(px.log())
             t.check(n1 == n2, f"no request while paused ({n2 - n1} arrived)")
