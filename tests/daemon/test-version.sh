@@ -17,7 +17,8 @@ grep -q '^curl: [0-9]' <<<"$out" || { echo "no curl version"; fail=1; }
 grep -qi '^tls: .*openssl' <<<"$out" || { echo "TLS backend is not OpenSSL"; fail=1; }
 if [ "$allocator" = jemalloc ]; then
         grep -q '^allocator: jemalloc [0-9]' <<<"$out" || { echo "jemalloc not answering"; fail=1; }
-        ldd "$exe" | grep -q 'libjemalloc' || { echo "jemalloc not linked"; fail=1; }
+        libs=$(ldd "$exe")
+        grep -q 'libjemalloc' <<<"$libs" || { echo "jemalloc not linked"; fail=1; }
 else
         grep -q '^allocator: libc' <<<"$out" || { echo "allocator should be libc"; fail=1; }
 fi
