@@ -10,7 +10,8 @@ exe=$1
 src=${PSTREAM_SOURCE_ROOT:?}
 fail=0
 
-"$exe" inspect --help | grep -q '^Usage: pstream inspect FILE' || { echo "no --help"; fail=1; }
+help=$("$exe" inspect --help) # captured: grep -q may close a pipe early (SIGPIPE)
+grep -q '^Usage: pstream inspect FILE' <<<"$help" || { echo "no --help"; fail=1; }
 "$exe" inspect >/dev/null 2>&1; [ $? -eq 2 ] || { echo "no FILE: exit should be 2"; fail=1; }
 "$exe" inspect a b >/dev/null 2>&1; [ $? -eq 2 ] || { echo "two FILEs: exit should be 2"; fail=1; }
 "$exe" inspect /nonexistent >/dev/null 2>&1; [ $? -eq 3 ] || { echo "missing file: exit should be 3"; fail=1; }
