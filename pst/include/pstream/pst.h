@@ -298,3 +298,96 @@ struct pst_mime_msg {
  * NUL-terminated) is taken by the caller.  -EFBIG past PST_MIME_MAX_OUT or
  * embedded messages nested deeper than 16; -ENOMEM; -EINVAL for NULLs. */
 int pst_mime_render(const struct pst_mime_msg *m, uint8_t **ret, size_t *ret_len);
+
+/* ---- the item model: properties, messages (message.c, write.c) -------- */
+
+/* Property types ([MS-OXCDATA] 2.11.1).  PST_PT_MV marks a multi-valued
+ * type (PST_PT_MV | PST_PT_UNICODE is PtypMultipleString). */
+enum {
+        PST_PT_I2 = 0x0002,
+        PST_PT_I4 = 0x0003,
+        PST_PT_R4 = 0x0004,
+        PST_PT_R8 = 0x0005,
+        PST_PT_CURRENCY = 0x0006,
+        PST_PT_APPTIME = 0x0007,
+        PST_PT_ERROR = 0x000A,
+        PST_PT_BOOLEAN = 0x000B,
+        PST_PT_OBJECT = 0x000D,
+        PST_PT_I8 = 0x0014,
+        PST_PT_STRING8 = 0x001E,
+        PST_PT_UNICODE = 0x001F,
+        PST_PT_SYSTIME = 0x0040,
+        PST_PT_CLSID = 0x0048,
+        PST_PT_SVREID = 0x00FB,
+        PST_PT_SRESTRICT = 0x00FD,
+        PST_PT_ACTIONS = 0x00FE,
+        PST_PT_BINARY = 0x0102,
+        PST_PT_MV = 0x1000,
+};
+
+/* A named property ([MS-PST] 2.4.7): a GUID and a numeric or string name. */
+struct pst_named {
+        uint8_t guid[16];
+        bool is_string;
+        uint32_t lid;     /* the numeric name when !is_string */
+        const char *name; /* UTF-8, NUL-terminated, when is_string */
+};
+
+/* One value.  Integer-like types (I2, I4, I8, BOOLEAN 0/1, ERROR, CURRENCY,
+ * SYSTIME as the raw FILETIME) use i; R4, R8 and APPTIME use d; every
+ * variable-size type uses data/len: STRING8 as stored (no NUL, code page of
+ * the message), UNICODE as UTF-8 (no NUL), BINARY, CLSID (16 bytes), SVREID,
+ * SRESTRICT, ACTIONS and OBJECT as stored. */
+struct pst_value {
+        int64_t i;
+        double d;
+        const uint8_t *data;
+        size_t len;
+};
+
+/* A property: tag (id, type) and value(s).  id >= 0x8000 is a named
+ * property: named says which (the reader resolves it through the
+ * name-to-id map, NULL if the map lacks it; the writer maps named and
+ * ignores id).  A multi-valued type has count values in mv (v unused). */
+struct pst_prop {
+        uint16_t id;
+        uint16_t type;
+        const struct pst_named *named;
+        struct pst_value v;
+        const struct pst_value *mv;
+        uint32_t count;
+};
+
+struct pst_msg;
+
+/* A recipient: one row of the recipient table (PidTagRecipientType,
+ * PidTagDisplayName, PidTagEmailAddress, PidTagSmtpAddress, ...). */
+struct pst_recipient {
+        const struct pst_prop *props;
+        size_t n_props;
+};
+
+/* An attachment: its property context (PidTagAttachMethod,
+ * PidTagAttachLongFilename, PidTagAttachMimeTag, PidTagAttachContentId,
+ * ...), the bytes of PidTagAttachDataBinary (method 1, by value) and, for
+ * method 5, the embedded message.  PidTagAttachDataBinary/Object are not
+ * repeated in props. */
+struct pst_attachment {
+        const struct pst_prop *props;
+        size_t n_props;
+        const uint8_t *data;
+        size_t len;
+        const struct pst_msg *embedded;
+};
+
+/* A message with everything under it.  Memory of a decoded message is
+ * owned by the message (pst_msg_free()); a message given to the writer is
+ * borrowed. */
+struct pst_msg {
+        const struct pst_prop *props;
+        size_t n_props;
+        const struct pst_recipient *recipients;
+        size_t n_recipients;
+        const struct pst_attachment *attachments;
+        size_t n_attachments;
+};
