@@ -315,9 +315,9 @@ static uint32_t heap_fixed_size(uint16_t type)
         return 0;
 }
 
-int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_prop *ret, struct pst_diag *diag)
+int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_rawprop *ret, struct pst_diag *diag)
 {
-        struct pst_prop prop = { .id = id };
+        struct pst_rawprop prop = { .id = id };
         uint8_t key[2];
         const uint8_t *rec;
         uint32_t fixed;
@@ -375,7 +375,7 @@ int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_prop *ret, struc
         return 0;
 }
 
-int pst_prop_resolve(struct pst_file *f, const struct pst_node *owner, struct pst_prop *prop,
+int pst_prop_resolve(struct pst_file *f, const struct pst_node *owner, struct pst_rawprop *prop,
                      uint64_t max_bytes, struct pst_data *hold, struct pst_want *want,
                      struct pst_diag *diag)
 {
@@ -403,7 +403,7 @@ int pst_prop_resolve(struct pst_file *f, const struct pst_node *owner, struct ps
         return 0;
 }
 
-int pst_prop_string(const struct pst_prop *prop, char *out, size_t outsz)
+int pst_prop_string(const struct pst_rawprop *prop, char *out, size_t outsz)
 {
         if (prop->in_subnode)
                 return -EINVAL;

@@ -30,26 +30,7 @@
 #define PST_PTYPE_BBT 0x80u
 #define PST_PTYPE_NBT 0x81u
 
-/* Property types the PC layer knows ([MS-OXCDATA] 2.11.1). */
-#define PST_PT_I2 0x0002u
-#define PST_PT_I4 0x0003u
-#define PST_PT_R4 0x0004u
-#define PST_PT_R8 0x0005u
-#define PST_PT_CURRENCY 0x0006u
-#define PST_PT_APPTIME 0x0007u
-#define PST_PT_ERROR 0x000Au
-#define PST_PT_BOOLEAN 0x000Bu
-#define PST_PT_OBJECT 0x000Du
-#define PST_PT_I8 0x0014u
-#define PST_PT_STRING8 0x001Eu
-#define PST_PT_UNICODE 0x001Fu
-#define PST_PT_SYSTIME 0x0040u
-#define PST_PT_CLSID 0x0048u
-#define PST_PT_SVREID 0x00FBu
-#define PST_PT_SRESTRICT 0x00FDu
-#define PST_PT_ACTIONS 0x00FEu
-#define PST_PT_BINARY 0x0102u
-#define PST_PT_MV 0x1000u
+/* Property types: the PST_PT_* enum of pstream/pst.h. */
 
 /* Properties of the message store PC ([MS-PST] 2.4.3). */
 #define PST_PID_DISPLAY_NAME 0x3001u
@@ -285,7 +266,9 @@ struct pst_pc {
 
 int pst_pc_init(struct pst_pc *pc, const struct pst_data *d, uint32_t nid, struct pst_diag *diag);
 
-struct pst_prop {
+/* A property value as stored in a PC or TC (the public struct pst_prop is
+ * the decoded form, message.c). */
+struct pst_rawprop {
         uint16_t id;
         uint16_t type;
         uint32_t hnid;    /* dwValueHnid as stored */
@@ -296,17 +279,17 @@ struct pst_prop {
 
 /* Get property id.  -ENOENT when absent; -ENOTSUP for a type this layer
  * does not know.  A value kept in a subnode is returned with in_subnode. */
-int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_prop *ret, struct pst_diag *diag);
+int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_rawprop *ret, struct pst_diag *diag);
 
 /* Point an in_subnode prop at its value: read subnode prop->hnid of owner
  * (the node whose heap holds the HNID) into *hold (at most max_bytes;
  * release with pst_data_done).  Props not in a subnode are left as they are. */
-int pst_prop_resolve(struct pst_file *f, const struct pst_node *owner, struct pst_prop *prop,
+int pst_prop_resolve(struct pst_file *f, const struct pst_node *owner, struct pst_rawprop *prop,
                      uint64_t max_bytes, struct pst_data *hold, struct pst_want *want,
                      struct pst_diag *diag);
 
 /* A string prop (String8 or Unicode) as UTF-8 in out; -EBADMSG for another type. */
-int pst_prop_string(const struct pst_prop *prop, char *out, size_t outsz);
+int pst_prop_string(const struct pst_rawprop *prop, char *out, size_t outsz);
 
 /* ---- table context (tc.c) ------------------------------------------- */
 
@@ -355,7 +338,7 @@ const uint8_t *pst_tc_row(const struct pst_tc *tc, uint32_t i);
 /* Cell of column id in row: -ENOENT when there is no such column or its
  * CEB bit is clear.  Fixed-size cells point into the row; others are
  * HNIDs resolved in the table's heap (or returned in_subnode). */
-int pst_tc_cell(const struct pst_tc *tc, const uint8_t *row, uint16_t id, struct pst_prop *ret,
+int pst_tc_cell(const struct pst_tc *tc, const uint8_t *row, uint16_t id, struct pst_rawprop *ret,
                 struct pst_diag *diag);
 
 /* UTF-16LE (no terminator) to NUL-terminated UTF-8 in out[outsz]: stops

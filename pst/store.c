@@ -14,7 +14,7 @@ static int store_read(struct pst_file *f, struct pst_store_info *ret, struct pst
         _cleanup_(pst_data_done) struct pst_data name = {};
         struct pst_nbt_entry e;
         struct pst_node node;
-        struct pst_prop prop;
+        struct pst_rawprop prop;
         struct pst_pc pc;
         int r;
 

@@ -152,12 +152,12 @@ const uint8_t *pst_tc_row(const struct pst_tc *tc, uint32_t i)
         return NULL;
 }
 
-int pst_tc_cell(const struct pst_tc *tc, const uint8_t *row, uint16_t id, struct pst_prop *ret,
+int pst_tc_cell(const struct pst_tc *tc, const uint8_t *row, uint16_t id, struct pst_rawprop *ret,
                 struct pst_diag *diag)
 {
         for (uint32_t i = 0; i < tc->c_cols; i++) {
                 const struct pst_tc_col *c = &tc->col[i];
-                struct pst_prop prop = { .id = id, .type = (uint16_t)(c->tag & 0xFFFF) };
+                struct pst_rawprop prop = { .id = id, .type = (uint16_t)(c->tag & 0xFFFF) };
                 const uint8_t *ceb = row + tc->end_1b;
                 int r;
 

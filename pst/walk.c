@@ -215,7 +215,7 @@ static int pc_string(struct pst_file *f, const struct pst_node *n, const struct 
                      struct pst_diag *diag)
 {
         _cleanup_(pst_data_done) struct pst_data hold = {};
-        struct pst_prop prop;
+        struct pst_rawprop prop;
         int r;
 
         out[0] = '\0';
@@ -245,7 +245,7 @@ static int attachment_read(struct pst_walk *w, const struct pst_node *msg, uint3
 {
         _cleanup_(pst_data_done) struct pst_data d = {};
         struct pst_node an, sub;
-        struct pst_prop prop;
+        struct pst_rawprop prop;
         struct pst_pc pc;
         uint64_t size;
         uint32_t method = 0;
@@ -426,7 +426,7 @@ static int ipm_subtree_nid(struct pst_file *f, uint32_t *ret, struct pst_want *w
 {
         _cleanup_(pst_data_done) struct pst_data d = {};
         _cleanup_(pst_data_done) struct pst_data hold = {};
-        struct pst_prop prop;
+        struct pst_rawprop prop;
         struct pst_node n;
         struct pst_pc pc;
         int r;

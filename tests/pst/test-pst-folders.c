@@ -133,7 +133,7 @@ static void make_table(struct heap *h, const struct table_opts *o)
 
 static uint32_t size_of_row(const struct pst_tc *tc, uint32_t i)
 {
-        struct pst_prop p;
+        struct pst_rawprop p;
         const uint8_t *row = pst_tc_row(tc, i);
 
         assert_non_null(row);
@@ -147,7 +147,7 @@ static void test_rows_in_heap(void **state)
         const struct table_opts o = { .c_cols = 3, .size_ib = 8, .n_index = 3, .n_rows = 3,
                                       .ceb_clear_row = 2 };
         struct pst_diag diag = {};
-        struct pst_prop p;
+        struct pst_rawprop p;
         struct heap h;
         struct pst_tc tc;
 

@@ -100,7 +100,7 @@ static void test_pc(void **state)
                 struct pst_diag diag = {};
                 struct pst_data d;
                 struct pst_file *f;
-                struct pst_prop p;
+                struct pst_rawprop p;
                 struct pst_gen g;
                 struct pst_pc pc;
                 uint8_t key[2];
