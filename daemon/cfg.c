@@ -32,6 +32,7 @@ struct opt {
         uint64_t min, max;
         const char *choices; /* T_ENUM: "a|b|c" */
         const char *help;
+        enum cfg_apply apply; /* when a reload (SIGHUP) applies a change */
 };
 
 #define OFF(field) offsetof(struct daemon_cfg, field)
@@ -65,22 +66,27 @@ static const struct opt opts[] = {
         { "transfer", "io", T_ENUM, OFF(io), "auto", 0, 0, "auto|uring|pread",
           "reader backend; auto falls back to pread where io_uring is refused" },
         { "transfer", "cap", T_STRING, OFF(cap), "unlimited", 0, 0, NULL,
-          "bandwidth cap when no schedule rule applies: 20MB/s, 50Mbit, unlimited" },
+          "bandwidth cap when no schedule rule applies: 20MB/s, 50Mbit, unlimited", CFG_APPLY_NOW },
         { "transfer", "schedule", T_STRING, OFF(schedule), NULL, 0, 0, NULL,
           "weekly caps in local time, first match wins: Mon-Fri 08:00-18:00 = 50Mbit; * = "
-          "unlimited" },
+          "unlimited", CFG_APPLY_NOW },
         { "import", "mailbox_rules", T_STRING, OFF(mailbox_rules), NULL, 0, 0, NULL,
           "file of rules mapping paths to mailboxes (see README)" },
         { "import", "mapping_csv", T_STRING, OFF(mapping_csv), NULL, 0, 0, NULL,
           "where to write the PST Import Service mapping CSV" },
         { "daemon", "state_dir", T_STRING, OFF(state_dir), "/var/lib/pstream", 0, 0, NULL,
-          "journal of what was committed (local disk, never the share)" },
+          "journal of what was committed (local disk, never the share)", CFG_APPLY_RESTART },
         { "daemon", "report", T_STRING, OFF(report), NULL, 0, 0, NULL,
           "JSON report of each pass, rewritten after every pass" },
         { "daemon", "rescan_interval", T_DURATION, OFF(rescan_interval_s), "1h", 60,
-          30 * 24 * 3600, NULL, "how long to wait between passes over the sources" },
+          30 * 24 * 3600, NULL, "how long to wait between passes over the sources", CFG_APPLY_NOW },
         { "daemon", "log_level", T_ENUM, OFF(log_level), "info", 0, 0,
-          "debug|info|notice|warning|err", "least important messages logged" },
+          "debug|info|notice|warning|err", "least important messages logged", CFG_APPLY_NOW },
+        { "daemon", "metrics_listen", T_STRING, OFF(metrics_listen), NULL, 0, 0, NULL,
+          "serve Prometheus metrics at http://HOST:PORT/metrics: 127.0.0.1:9187 or [::1]:9187 "
+          "(off when unset)", CFG_APPLY_RESTART },
+        { "daemon", "metrics_allow_remote", T_ENUM, OFF(metrics_allow_remote), "no", 0, 0, "no|yes",
+          "yes lets metrics_listen be an address other than loopback", CFG_APPLY_RESTART },
 };
 
 static void set_err(char *err, size_t len, const char *fmt, ...) _printf_(3, 4);
@@ -449,6 +455,48 @@ void cfg_dump(const struct daemon_cfg *c, FILE *f)
                         fprintf(f, "# %s\n", o->help);
                 dump_value(c, o, f);
         }
+}
+
+/* One option's value as --dump-config writes it, for comparisons. */
+static bool same_value(const struct daemon_cfg *a, const struct daemon_cfg *b, const struct opt *o)
+{
+        char *x = NULL, *y = NULL;
+        size_t xl = 0, yl = 0;
+        FILE *fx = open_memstream(&x, &xl), *fy = open_memstream(&y, &yl);
+        bool same = false;
+
+        if (fx && fy) {
+                dump_value(a, o, fx);
+                dump_value(b, o, fy);
+                fflush(fx);
+                fflush(fy);
+                same = xl == yl && !memcmp(x, y, xl);
+        }
+        if (fx)
+                fclose(fx);
+        if (fy)
+                fclose(fy);
+        free(x);
+        free(y);
+        return same;
+}
+
+const char *cfg_changes(const struct daemon_cfg *a, const struct daemon_cfg *b,
+                        enum cfg_apply apply, char *buf, size_t len)
+{
+        size_t n = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(opts) && n < len; i++) {
+                const struct opt *o = &opts[i];
+                if (o->apply != apply || same_value(a, b, o))
+                        continue;
+                int k = snprintf(buf + n, len - n, "%s%s.%s", n ? ", " : "", o->section, o->name);
+                if (k < 0)
+                        break;
+                n += (size_t)k;
+        }
+        return buf;
 }
 
 size_t cfg_option_count(void)

@@ -49,6 +49,15 @@ struct daemon_cfg {
         char *report;
         uint64_t rescan_interval_s;
         char *log_level;
+        char *metrics_listen;        /* HOST:PORT, or NULL */
+        char *metrics_allow_remote;  /* "no" | "yes" */
+};
+
+/* When a reload (SIGHUP) applies a changed option. */
+enum cfg_apply {
+        CFG_APPLY_PASS,    /* from the next pass (the one in flight finishes as it began) */
+        CFG_APPLY_NOW,     /* at once, transfers in flight included */
+        CFG_APPLY_RESTART, /* only by a restart of the daemon */
 };
 
 /* Set every option to its default. */
@@ -68,6 +77,11 @@ int cfg_validate(const struct daemon_cfg *c, char *err, size_t errlen);
 /* Write the effective configuration as a loadable file, every option with
  * its help text. */
 void cfg_dump(const struct daemon_cfg *c, FILE *f);
+
+/* The options of class apply whose values differ between a and b, as
+ * "section.name, ..." in buf ("" when none); returns buf. */
+const char *cfg_changes(const struct daemon_cfg *a, const struct daemon_cfg *b,
+                        enum cfg_apply apply, char *buf, size_t len);
 
 /* For tests: the options the table knows, as "section.name". */
 size_t cfg_option_count(void);

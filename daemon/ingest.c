@@ -139,9 +139,10 @@ struct pipeline {
         struct queue *work_q, *up_q;
         struct progress progress;
         struct state *state;     /* journal, or NULL without --state */
-        struct control *control; /* control socket in the state dir, or NULL */
-        bool paused;             /* `pstream pause`: start no new request */
-        bool cap_overridden;     /* `pstream cap RATE` wins over the schedule */
+        struct control *own_control; /* opened by this run (no shared state), or NULL */
+        struct ingest_shared *sh; /* the daemon's (cfg->shared), or own_sh */
+        struct ingest_shared own_sh;
+        bool disk_full;          /* the journal can't write: no new request starts */
         struct rules rules;      /* --mailbox-rules, empty without */
         size_t unmapped;         /* committed files no rule matched */
         char dest_id[160];       /* account/container of the destination */
@@ -583,10 +584,15 @@ static void file_committed(struct pipeline *p, struct file *f)
                 sf.xxh3 = hashed ? hex : NULL;
                 int r = state_record_commit(p->state, &sf);
                 if (r < 0)
+                        p->sh->totals.journal_errors++;
+                if (r < 0)
                         log_warning_errno(r, "file=%s: committed, but the journal could not record "
                                           "it (%m); a rerun uploads it again",
                                           f->e->path);
         }
+        p->sh->totals.files_committed++;
+        p->sh->totals.bytes_committed += f->size;
+        p->sh->totals.blocks_committed += f->plan.nblocks;
         file_final(p, f, FILE_DONE);
 }
 
@@ -596,10 +602,12 @@ static void file_final(struct pipeline *p, struct file *f, enum file_state st)
                 return;
         f->state = st;
         p->files_final++;
-        if (st == FILE_DONE)
+        if (st == FILE_DONE) {
                 atomic_fetch_add(&p->progress.files_done, 1);
-        else
+        } else {
                 atomic_fetch_add(&p->progress.files_failed, 1);
+                p->sh->totals.files_failed++;
+        }
 }
 
 static void file_fail(struct pipeline *p, struct file *f, const char *fmt, ...) _printf_(3, 4);
@@ -739,6 +747,9 @@ static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
                         int jr = p->state ? state_block_staged(p->state, p->dest_id, f->full_blob,
                                                                j->index)
                                           : 0;
+                        p->sh->totals.blocks_staged++;
+                        if (jr < 0)
+                                p->sh->totals.journal_errors++;
                         if (jr < 0)
                                 log_warning_errno(jr, "file=%s block=%u: staged, but the journal "
                                                   "could not record it (%m); a crash now costs "
@@ -866,6 +877,7 @@ static void upload_job(struct pipeline *p, struct job *j)
                 if (f->staged_before && f->staged_before[j->index]) {
                         /* Acknowledged before a crash: not sent again. */
                         atomic_fetch_add(&p->progress.bytes_done, j->buf->len);
+                        p->sh->totals.blocks_resumed++;
                         job_free(j);
                         if (++f->staged == f->plan.nblocks)
                                 submit_commit(p, f);
@@ -904,24 +916,28 @@ static void uploader_stop(struct pipeline *p)
         net_cancel_all(p->up);
 }
 
-/* The cap the schedule wants now, applied live: requests in flight go on at
- * the new pace.  Called every pass of the loop (at most 200 ms apart), so a
- * schedule boundary takes effect within a second. */
+/* The cap the configuration wants now (the schedule's rule in force, else
+ * the cap), applied live: requests in flight go on at the new pace.  Called
+ * every pass of the loop (at most 200 ms apart), so a schedule boundary or
+ * a reloaded configuration takes effect within a second. */
 static void apply_schedule(struct pipeline *p, uint64_t current)
 {
+        const struct ingest_shared *sh = p->sh;
         uint64_t want, next_rate = 0;
         time_t now = time(NULL), next;
         char a[32], b[32];
 
-        if (!p->cfg->schedule || p->cap_overridden)
+        if (sh->cap_overridden)
                 return;
-        want = sched_rate_at(p->cfg->schedule, now);
+        want = sh->schedule ? sched_rate_at(sh->schedule, now) : sh->cap;
         if (want == current)
                 return;
         net_set_cap(p->up, want);
         p->progress.cap = want;
-        next = sched_next_change(p->cfg->schedule, now, &next_rate);
-        if (next < 0) {
+        next = sh->schedule ? sched_next_change(sh->schedule, now, &next_rate) : -1;
+        if (!sh->schedule) {
+                log_info("cap %s", sched_format_rate(want, a, sizeof(a)));
+        } else if (next < 0) {
                 log_info("cap %s by the schedule", sched_format_rate(want, a, sizeof(a)));
         } else {
                 struct tm tm;
@@ -934,6 +950,32 @@ static void apply_schedule(struct pipeline *p, uint64_t current)
         }
 }
 
+/* The cap in force for sh: the override, the schedule's, or the cap. */
+static uint64_t cap_now(const struct ingest_shared *sh)
+{
+        if (sh->cap_overridden)
+                return sh->cap_override;
+        return sh->schedule ? sched_rate_at(sh->schedule, time(NULL)) : sh->cap;
+}
+
+/* When the schedule changes the cap next: -1 when it doesn't (or when
+ * `pstream cap` overrides it); the time as ISO 8601 in when. */
+static time_t next_cap_change(const struct ingest_shared *sh, uint64_t *rate, char when[32])
+{
+        time_t next = -1;
+
+        when[0] = '\0';
+        if (sh->schedule && !sh->cap_overridden) {
+                next = sched_next_change(sh->schedule, time(NULL), rate);
+                if (next >= 0) {
+                        struct tm tm;
+                        localtime_r(&next, &tm);
+                        strftime(when, 32, "%Y-%m-%dT%H:%M:%S%z", &tm);
+                }
+        }
+        return next;
+}
+
 static void status_text(struct pipeline *p, FILE *out, bool json)
 {
         struct net_stats st;
@@ -941,20 +983,15 @@ static void status_text(struct pipeline *p, FILE *out, bool json)
         uint64_t bt = atomic_load(&p->progress.bytes_total);
         double rate = p->progress.rate;
         double eta = rate > 0 && bt > bd ? (double)(bt - bd) / rate : -1;
-        time_t now = time(NULL), next = -1;
         uint64_t next_rate = 0;
-        char a[32], b[32], c[32], when[32] = "";
+        char a[32], b[32], c[32], when[32];
+        time_t next = next_cap_change(p->sh, &next_rate, when);
 
         net_get_stats(p->up, &st);
-        if (p->cfg->schedule && !p->cap_overridden) {
-                next = sched_next_change(p->cfg->schedule, now, &next_rate);
-                if (next >= 0) {
-                        struct tm tm;
-                        localtime_r(&next, &tm);
-                        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
-                }
-        }
-        const char *state = atomic_load(&p->stop) ? "stopping" : p->paused ? "paused" : "running";
+        const char *state = atomic_load(&p->stop) ? "stopping"
+                            : p->sh->paused       ? "paused"
+                            : p->disk_full        ? "waiting for disk space"
+                                                  : "running";
         if (!json) {
                 fprintf(out, "state: %s\n", state);
                 fprintf(out, "files: %u of %u done, %u failed\n",
@@ -964,7 +1001,7 @@ static void status_text(struct pipeline *p, FILE *out, bool json)
                         format_bytes(bd, a, sizeof(a)), format_bytes(bt, b, sizeof(b)), rate / 1e6,
                         format_duration(eta, c, sizeof(c)));
                 fprintf(out, "cap: %s%s", sched_format_rate(st.cap, a, sizeof(a)),
-                        p->cap_overridden ? " (set by pstream cap)" : "");
+                        p->sh->cap_overridden ? " (set by pstream cap)" : "");
                 if (next >= 0)
                         fprintf(out, ", %s from %s", sched_format_rate(next_rate, b, sizeof(b)),
                                 when);
@@ -975,10 +1012,11 @@ static void status_text(struct pipeline *p, FILE *out, bool json)
                 fprintf(out, "{\"state\": \"%s\", \"files_total\": %u, \"files_done\": %u, "
                              "\"files_failed\": %u, \"bytes_total\": %" PRIu64
                              ", \"bytes_done\": %" PRIu64 ", \"rate\": %.0f, \"eta_s\": %.0f, "
-                             "\"cap\": %" PRIu64 ", \"cap_overridden\": %s, ",
+                             "\"cap\": %" PRIu64 ", \"cap_overridden\": %s, \"disk_full\": %s, ",
                         state, atomic_load(&p->progress.files_total),
                         atomic_load(&p->progress.files_done), atomic_load(&p->progress.files_failed),
-                        bt, bd, rate, eta, st.cap, p->cap_overridden ? "true" : "false");
+                        bt, bd, rate, eta, st.cap, p->sh->cap_overridden ? "true" : "false",
+                        p->disk_full ? "true" : "false");
                 if (next >= 0)
                         fprintf(out, "\"next_cap\": %" PRIu64 ", \"next_cap_at\": \"%s\", ",
                                 next_rate, when);
@@ -1018,39 +1056,144 @@ static void status_text(struct pipeline *p, FILE *out, bool json)
                 fputs("]}\n", out);
 }
 
+/* The metrics of a pass in progress: the totals so far plus this pass's
+ * requests, and the gauges of now. */
+static void metrics_now(struct pipeline *p, struct metrics_snapshot *m)
+{
+        struct net_stats st;
+
+        net_get_stats(p->up, &st);
+        *m = p->sh->totals;
+        m->bytes_sent += st.bytes_sent;
+        m->requests += st.requests;
+        for (unsigned i = 0; i < METRICS_RETRY_CLASSES && i < NET_RETRY_CLASSES; i++)
+                m->retries[i] += st.retries_by_class[i];
+        m->request_errors += st.failures;
+        m->pass_running = true;
+        m->paused = p->sh->paused;
+        m->disk_full = p->disk_full;
+        m->cap = st.cap;
+        m->requests_active = st.active;
+        m->requests_waiting = st.queued;
+        m->blocks_queued = (unsigned)queue_length(p->up_q);
+        m->files_pending = p->nfiles - p->files_final;
+        uint64_t bd = atomic_load(&p->progress.bytes_done);
+        uint64_t bt = atomic_load(&p->progress.bytes_total);
+        m->bytes_pending = bt > bd ? bt - bd : 0;
+}
+
+/* This pass's requests into the totals, once, before the uploader goes. */
+static void add_net_totals(struct pipeline *p)
+{
+        struct net_stats st;
+
+        net_get_stats(p->up, &st);
+        p->sh->totals.bytes_sent += st.bytes_sent;
+        p->sh->totals.requests += st.requests;
+        for (unsigned i = 0; i < METRICS_RETRY_CLASSES && i < NET_RETRY_CLASSES; i++)
+                p->sh->totals.retries[i] += st.retries_by_class[i];
+        p->sh->totals.request_errors += st.failures;
+}
+
+/* Commands that act on sh alone: the same during a pass and between. */
+static bool shared_command(struct ingest_shared *sh, struct net_uploader *up, const char *cmd,
+                           FILE *out)
+{
+        uint64_t rate;
+        char a[32];
+
+        if (!strcmp(cmd, "pause")) {
+                sh->paused = true;
+                if (up)
+                        net_pause(up, true);
+                log_notice("paused by the control socket: requests in flight finish, none start");
+                fputs("paused\n", out);
+        } else if (!strcmp(cmd, "resume")) {
+                sh->paused = false;
+                if (up)
+                        net_pause(up, false);
+                log_notice("resumed by the control socket");
+                fputs("resumed\n", out);
+        } else if (!strcmp(cmd, "cap schedule")) {
+                sh->cap_overridden = false;
+                fputs("cap follows the configuration\n", out);
+        } else if (!strncmp(cmd, "cap ", 4) && sched_parse_rate(cmd + 4, &rate) == 0) {
+                sh->cap_overridden = true;
+                sh->cap_override = rate;
+                if (up)
+                        net_set_cap(up, rate);
+                log_notice("cap %s set by the control socket", sched_format_rate(rate, a, sizeof(a)));
+                fprintf(out, "cap %s\n", a);
+        } else {
+                return false;
+        }
+        return true;
+}
+
+static const char unknown_command[] =
+        "error: unknown command (status, status json, pause, resume, cap RATE, cap schedule)\n";
+
 static void on_control(void *ctx, const char *cmd, FILE *out)
 {
         struct pipeline *p = ctx;
-        uint64_t rate;
-        char a[32];
 
         if (!strcmp(cmd, "status")) {
                 status_text(p, out, false);
         } else if (!strcmp(cmd, "status json")) {
                 status_text(p, out, true);
-        } else if (!strcmp(cmd, "pause")) {
-                p->paused = true;
-                net_pause(p->up, true);
-                log_notice("paused by the control socket: requests in flight finish, none start");
-                fputs("paused\n", out);
-        } else if (!strcmp(cmd, "resume")) {
-                p->paused = false;
-                net_pause(p->up, false);
-                log_notice("resumed by the control socket");
-                fputs("resumed\n", out);
-        } else if (!strcmp(cmd, "cap schedule")) {
-                p->cap_overridden = false;
-                apply_schedule(p, UINT64_MAX);
-                fputs("cap follows the schedule\n", out);
-        } else if (!strncmp(cmd, "cap ", 4) && sched_parse_rate(cmd + 4, &rate) == 0) {
-                p->cap_overridden = true;
-                net_set_cap(p->up, rate);
-                p->progress.cap = rate;
-                log_notice("cap %s set by the control socket", sched_format_rate(rate, a, sizeof(a)));
-                fprintf(out, "cap %s\n", a);
+        } else if (!strcmp(cmd, "metrics")) {
+                struct metrics_snapshot m;
+                metrics_now(p, &m);
+                metrics_write(out, &m);
+        } else if (shared_command(p->sh, p->up, cmd, out)) {
+                if (!strcmp(cmd, "cap schedule"))
+                        apply_schedule(p, UINT64_MAX);
+                if (p->sh->cap_overridden)
+                        p->progress.cap = p->sh->cap_override;
         } else {
-                fprintf(out, "error: unknown command (status, status json, pause, resume, "
-                             "cap RATE, cap schedule)\n");
+                fputs(unknown_command, out);
+        }
+}
+
+void ingest_control_idle(struct ingest_shared *sh, const char *cmd, FILE *out)
+{
+        uint64_t next_rate = 0;
+        char a[32], b[32], when[32];
+        time_t next = next_cap_change(sh, &next_rate, when);
+        const char *state = sh->paused ? "paused" : "idle";
+
+        if (!strcmp(cmd, "status")) {
+                fprintf(out, "state: %s (%s)\n", state, sh->idle_status);
+                fprintf(out, "cap: %s%s", sched_format_rate(cap_now(sh), a, sizeof(a)),
+                        sh->cap_overridden ? " (set by pstream cap)" : "");
+                if (next >= 0)
+                        fprintf(out, ", %s from %s", sched_format_rate(next_rate, b, sizeof(b)),
+                                when);
+                fprintf(out, "\ntotals: %" PRIu64 " files committed (%s), %" PRIu64
+                             " failed, %" PRIu64 " passes\n",
+                        sh->totals.files_committed,
+                        format_bytes(sh->totals.bytes_committed, b, sizeof(b)),
+                        sh->totals.files_failed, sh->totals.passes);
+        } else if (!strcmp(cmd, "status json")) {
+                fprintf(out, "{\"state\": \"%s\", \"detail\": ", state);
+                json_string(out, sh->idle_status);
+                fprintf(out, ", \"cap\": %" PRIu64 ", \"cap_overridden\": %s, ", cap_now(sh),
+                        sh->cap_overridden ? "true" : "false");
+                if (next >= 0)
+                        fprintf(out, "\"next_cap\": %" PRIu64 ", \"next_cap_at\": \"%s\", ",
+                                next_rate, when);
+                fprintf(out, "\"passes\": %" PRIu64 ", \"files_committed\": %" PRIu64
+                             ", \"files_failed\": %" PRIu64 ", \"bytes_committed\": %" PRIu64
+                             ", \"files\": []}\n",
+                        sh->totals.passes, sh->totals.files_committed, sh->totals.files_failed,
+                        sh->totals.bytes_committed);
+        } else if (!strcmp(cmd, "metrics")) {
+                struct metrics_snapshot m = sh->totals;
+                m.paused = sh->paused;
+                m.cap = cap_now(sh);
+                metrics_write(out, &m);
+        } else if (!shared_command(sh, NULL, cmd, out)) {
+                fputs(unknown_command, out);
         }
 }
 
@@ -1062,10 +1205,10 @@ static void uploader_loop(struct pipeline *p)
                 struct job *j;
                 struct net_stats st;
 
-                control_poll(p->control, on_control, p);
+                control_poll(p->sh->control, on_control, p);
                 /* Paused: jobs wait in the queue, which stops the reader once
                  * the buffers are out; requests in flight finish. */
-                while (!p->paused && (j = queue_try_pop(p->up_q)))
+                while (!p->sh->paused && !p->disk_full && (j = queue_try_pop(p->up_q)))
                         upload_job(p, j);
 
                 if (got_signal && !atomic_load(&p->stop))
@@ -1085,7 +1228,8 @@ static void uploader_loop(struct pipeline *p)
                 net_get_stats(p->up, &st);
                 apply_schedule(p, st.cap);
                 if (atomic_load(&p->reader_done) && atomic_load(&p->workers_alive) == 0 &&
-                    st.active == 0 && st.queued == 0 && (!p->paused || stopping)) {
+                    st.active == 0 && st.queued == 0 &&
+                    (!(p->sh->paused || p->disk_full) || stopping)) {
                         /* The last jobs may have come in after the drain above. */
                         if ((j = queue_try_pop(p->up_q))) {
                                 upload_job(p, j);
@@ -1383,6 +1527,12 @@ int ingest_run(const struct ingest_cfg *cfg)
         if (!p)
                 return 3;
         p->cfg = cfg;
+        p->sh = cfg->shared ? cfg->shared : &p->own_sh;
+        if (!cfg->shared) {
+                p->own_sh.cap = cfg->cap;
+                p->own_sh.schedule = cfg->schedule;
+        }
+        p->sh->totals.passes++;
         atomic_init(&p->fatal, 0);
         atomic_init(&p->block_size_now, cfg->block_size);
         pthread_mutex_init(&p->restart_lock, NULL);
@@ -1491,11 +1641,13 @@ int ingest_run(const struct ingest_cfg *cfg)
                 }
                 if (r > 0)
                         log_warning("%s", msg);
-                r = control_open(cfg->state_dir, &p->control);
-                if (r < 0)
-                        log_warning_errno(r, "--state %s: no control socket (%m); pstream status "
-                                          "will not reach this run",
-                                          cfg->state_dir);
+                if (!cfg->shared) {
+                        r = control_open(cfg->state_dir, &p->own_control);
+                        if (r < 0)
+                                log_warning_errno(r, "--state %s: no control socket (%m); pstream "
+                                                  "status will not reach this run",
+                                                  cfg->state_dir);
+                }
                 for (size_t i = 0; i < p->nfiles; i++) {
                         struct file *f = &p->files[i];
                         struct state_file sf = {
@@ -1508,6 +1660,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                         };
                         if (state_is_committed(p->state, &sf) == 1) {
                                 f->state = FILE_UNCHANGED;
+                                p->sh->totals.files_unchanged++;
                                 f->unchanged = true;
                                 p->files_final++;
                                 log_debug("file=%s: unchanged since it was committed, not sent",
@@ -1516,11 +1669,27 @@ int ingest_run(const struct ingest_cfg *cfg)
                 }
         }
 
+        if (!cfg->shared && cfg->metrics_listen) {
+                char err[256];
+                if (!p->own_control && (r = control_open(NULL, &p->own_control)) < 0)
+                        goto out;
+                r = control_listen_http(p->own_control, cfg->metrics_listen,
+                                        cfg->metrics_allow_remote, err, sizeof(err));
+                if (r < 0) {
+                        log_error("--%s", err);
+                        exit_code = 2;
+                        goto out;
+                }
+                log_info("metrics at http://%s/metrics", cfg->metrics_listen);
+        }
+        if (!cfg->shared)
+                p->own_sh.control = p->own_control;
+
         log_info("found %zu PST/OST file%s, %zu other entr%s skipped", scan.nfiles,
                  scan.nfiles == 1 ? "" : "s", scan.nskips, scan.nskips == 1 ? "y" : "ies");
 
         progress_init(&p->progress, cfg->progress);
-        p->progress.cap = cfg->cap;
+        p->progress.cap = cap_now(p->sh);
         for (size_t i = 0; i < p->nfiles; i++)
                 if (p->files[i].state == FILE_PENDING) {
                         atomic_fetch_add(&p->progress.bytes_total, p->files[i].size);
@@ -1555,7 +1724,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                 .backoff = { .max_retries = 20, .base_ms = 1000, .max_ms = 60000 },
                 .user_agent = "pstream/" PSTREAM_VERSION,
                 .trace = log_get_max_level() >= LOG_DEBUG ? net_trace : NULL,
-                .cap = cfg->cap,
+                .cap = cap_now(p->sh),
         };
         r = net_uploader_new(&ncfg, &p->up, &diag);
         if (r < 0) {
@@ -1565,6 +1734,10 @@ int ingest_run(const struct ingest_cfg *cfg)
         }
         /* No cap is ever UINT64_MAX: the schedule's first cap is applied and logged. */
         apply_schedule(p, UINT64_MAX);
+        if (p->sh->paused) {
+                net_pause(p->up, true);
+                log_notice("paused (pstream pause): this pass waits for pstream resume");
+        }
 
         size_t qcap = MIN(65536, MAX(256, io_pool_nchunks(p->pool) * 4));
         if (queue_new(qcap, &p->work_q) < 0 || queue_new(qcap, &p->up_q) < 0)
@@ -1613,6 +1786,7 @@ int ingest_run(const struct ingest_cfg *cfg)
          * stopped: release its buffers before the pool goes. */
         for (struct job *j; (j = queue_try_pop(p->up_q));)
                 upload_job(p, j);
+        add_net_totals(p);
         p->up = net_uploader_free(p->up);
         for (size_t i = 0; i < p->nfiles; i++)
                 if (p->files[i].state == FILE_PENDING)
@@ -1647,7 +1821,7 @@ out:
                 log_error("out of memory");
         free(worker_tids);
         state_close(p->state);
-        control_close(p->control);
+        control_close(p->own_control);
         net_uploader_free(p->up);
         io_reader_free(p->reader);
         queue_free(p->work_q);

@@ -7,10 +7,31 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "metrics.h"
 #include "pstream/io.h"
 
+struct control;
 struct schedule;
+
+/* What outlives one pass of the daemon (and what the control socket and the
+ * metrics endpoint act on between passes).  Owned by the caller; every
+ * field is used from the thread that runs ingest_run() only. */
+struct ingest_shared {
+        struct control *control;   /* control socket and metrics listener, or NULL */
+        struct metrics_snapshot totals; /* counters over the process's life */
+        bool paused;               /* `pstream pause`, carried across passes */
+        bool cap_overridden;       /* `pstream cap RATE` wins over cap and schedule */
+        uint64_t cap_override;
+        /* The configuration's cap and schedule in force; a running pass
+         * applies a change (a reload) within a second. */
+        uint64_t cap;
+        const struct schedule *schedule;
+        /* Between passes: what `pstream status` says (e.g. "idle: next pass
+         * in 3540 s"). */
+        char idle_status[256];
+};
 
 enum ingest_mode {
         INGEST_MODE_VERBATIM,
@@ -43,6 +64,12 @@ struct ingest_cfg {
         void *tick_ctx;
         uint64_t cap;             /* bytes/s of request bodies, 0 = unlimited */
         const struct schedule *schedule; /* weekly cap by local time (wins over cap), or NULL */
+        /* The daemon's state across passes (its cap and schedule win over the
+         * two above); NULL: the run keeps its own, and opens the control
+         * socket in state_dir and the metrics listener itself. */
+        struct ingest_shared *shared;
+        const char *metrics_listen; /* without shared: HOST:PORT for GET /metrics, or NULL */
+        bool metrics_allow_remote;
 };
 
 /* Defaults of every option, for --help and --dump-config. */
@@ -58,3 +85,7 @@ int ingest_run(const struct ingest_cfg *cfg);
 
 /* Did a SIGTERM or SIGINT end the last ingest_run()? */
 bool ingest_interrupted(void);
+
+/* Answer a control command (status, pause, cap..., metrics) while no pass
+ * runs, from what sh holds. */
+void ingest_control_idle(struct ingest_shared *sh, const char *cmd, FILE *out);

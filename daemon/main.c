@@ -145,6 +145,9 @@ static const char usage_ingest[] =
         "      --report FILE        write a JSON report: every file, its blob, size, XXH3-128,\n"
         "                           status, damage, duplicates, errors\n"
         "      --state DIR          directory for run state (created if missing)\n"
+        "      --metrics-listen HOST:PORT\n"
+        "                           serve Prometheus metrics at http://HOST:PORT/metrics\n"
+        "                           (loopback only: 127.0.0.1:9187, [::1]:9187)\n"
         "      --no-progress        no progress line on a terminal\n"
         "  -v, --verbose            debug logging (requests, retries); secrets never appear\n"
         "  -q, --quiet              errors only\n"
@@ -446,6 +449,7 @@ static int cmd_ingest(int argc, char **argv)
                 OPT_ALL_FILES,
                 OPT_CAP,
                 OPT_SCHEDULE,
+                OPT_METRICS,
         };
         static const struct option opts[] = {
                 { "to", required_argument, NULL, OPT_TO },
@@ -470,6 +474,7 @@ static int cmd_ingest(int argc, char **argv)
                 { "all-files", no_argument, NULL, OPT_ALL_FILES },
                 { "cap", required_argument, NULL, OPT_CAP },
                 { "schedule", required_argument, NULL, OPT_SCHEDULE },
+                { "metrics-listen", required_argument, NULL, OPT_METRICS },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -614,6 +619,9 @@ static int cmd_ingest(int argc, char **argv)
                                 return EXIT_USAGE;
                         }
                         cfg.schedule = &sched;
+                        break;
+                case OPT_METRICS:
+                        cfg.metrics_listen = optarg;
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);

@@ -77,6 +77,14 @@ size_t queue_capacity(const struct queue *q)
         return q->mask + 1;
 }
 
+size_t queue_length(struct queue *q)
+{
+        int n = 0;
+
+        sem_getvalue(&q->full_cells, &n);
+        return n > 0 ? (size_t)n : 0;
+}
+
 static void sem_wait_nointr(sem_t *s)
 {
         while (sem_wait(s) < 0 && errno == EINTR)

@@ -18,6 +18,8 @@ int queue_new(size_t capacity, struct queue **ret);
 struct queue *queue_free(struct queue *q);
 
 size_t queue_capacity(const struct queue *q);
+/* Items waiting now (a snapshot: other threads move it at once). */
+size_t queue_length(struct queue *q);
 
 /* Block until there is room, then enqueue.  item must not be NULL. */
 void queue_push(struct queue *q, void *item);

@@ -586,6 +586,8 @@ static void start(struct xfer *x)
 
 static void finish(struct xfer *x, int result)
 {
+        if (result < 0 && result != -ECANCELED)
+                x->u->stats.failures++;
         x->result = result;
         x->buf = io_buf_unref(x->buf);
         xfer_move(x, L_FINISHED);
@@ -715,12 +717,29 @@ static int check_block_list(struct xfer *x)
         return 0;
 }
 
-static void schedule_retry(struct xfer *x, int64_t retry_after_ms)
+static enum net_retry_class retry_class(long status, int r)
+{
+        switch (status) {
+        case 0:
+                return r == -ETIMEDOUT ? NET_RETRY_TIMEOUT : NET_RETRY_CONNECTION;
+        case 408:
+                return NET_RETRY_TIMEOUT;
+        case 429:
+                return NET_RETRY_THROTTLED;
+        case 503:
+                return NET_RETRY_BUSY;
+        default:
+                return NET_RETRY_SERVER;
+        }
+}
+
+static void schedule_retry(struct xfer *x, enum net_retry_class cls, int64_t retry_after_ms)
 {
         struct net_uploader *u = x->u;
         uint32_t delay = net_backoff_delay(&u->backoff, x->stage_attempts, next_rnd(u), retry_after_ms);
 
         u->stats.retries++;
+        u->stats.retries_by_class[cls]++;
         x->due_ns = now_ns() + (uint64_t)delay * 1000000u;
         trace(u, "retry op=%s blob=%s attempt=%u delay_ms=%" PRIu32 " reason=\"%s\"", op_name(x),
               x->req->blob, x->stage_attempts + 1, delay, x->diag.msg);
@@ -770,9 +789,10 @@ static void completed(struct net_uploader *u, struct xfer *x, CURLcode cc)
         snprintf(x->diag.request_id, sizeof(x->diag.request_id), "%s", x->request_id);
 
         if (retry && x->stage_attempts <= u->backoff.max_retries) {
-                schedule_retry(x, net_parse_retry_after(x->retry_after[0] ? x->retry_after : NULL,
-                                                        x->retry_after_ms[0] ? x->retry_after_ms : NULL,
-                                                        (int64_t)time(NULL)));
+                schedule_retry(x, retry_class(status, r),
+                               net_parse_retry_after(x->retry_after[0] ? x->retry_after : NULL,
+                                                     x->retry_after_ms[0] ? x->retry_after_ms : NULL,
+                                                     (int64_t)time(NULL)));
                 return;
         }
         if (r == -EAGAIN)

@@ -159,10 +159,22 @@ struct net_req {
         void *priv;
 };
 
+/* Why a try was repeated, for the metrics. */
+enum net_retry_class {
+        NET_RETRY_CONNECTION, /* reset, refused, cut answer */
+        NET_RETRY_TIMEOUT,    /* stall, 408 */
+        NET_RETRY_THROTTLED,  /* 429 */
+        NET_RETRY_BUSY,       /* 503 */
+        NET_RETRY_SERVER,     /* 500, 502, 504 */
+        NET_RETRY_CLASSES,
+};
+
 struct net_stats {
         uint64_t bytes_sent;    /* request body bytes on the wire, retries included */
         uint64_t requests;      /* requests completed (any status) */
         uint64_t retries;       /* tries repeated after a retryable failure */
+        uint64_t retries_by_class[NET_RETRY_CLASSES];
+        uint64_t failures;      /* requests finished with an error (after their retries) */
         unsigned active;        /* requests in flight now */
         unsigned queued;        /* submitted, waiting for a connection */
         uint64_t cap;           /* cap in force, bytes/s, 0 = none */
