@@ -861,12 +861,15 @@ static void upload_job(struct pipeline *p, struct job *j)
                 job_free(j);
                 return;
         }
-        if (f->plan.single) {
+        {
                 /* One Put Blob commits at once: only send bytes that were
-                 * read whole from an unchanged source. */
+                 * read whole from an unchanged source.  A file found changed
+                 * while its blocks are still going out stops sending them:
+                 * it can't be committed anyway. */
                 int st = atomic_load(&f->read_status);
                 if (st < 0) {
-                        file_fail(p, f, "source changed while it was read; rerun to upload it");
+                        file_fail(p, f, "source changed while it was read (%s); rerun to upload it",
+                                  strerror(-st));
                         job_free(j);
                         return;
                 }
