@@ -111,6 +111,8 @@ struct pst_file *pst_file_free(struct pst_file *f)
         for (size_t i = 0; i < f->n_ext; i++)
                 free(f->ext[i]);
         free(f->ext);
+        free(f->verified);
+        pst_namemap_free(f->names);
         free(f);
         return NULL;
 }
@@ -155,13 +157,85 @@ static struct pst_extent *ext_find(const struct pst_file *f, uint64_t off, uint3
 
 bool pst_file_has(const struct pst_file *f, uint64_t off, uint32_t len)
 {
-        return ext_find(f, off, len) != NULL;
+        return f->image || ext_find(f, off, len) != NULL;
+}
+
+int pst_file_borrow(struct pst_file *f, const void *data, size_t len)
+{
+        if (len < f->file_size || f->n_ext > 0 || f->image)
+                return -EINVAL;
+        f->image = data;
+        return 0;
+}
+
+/* Slots of the image's verified set: 64k pages and blocks (1.5 MiB). */
+#define VERIFIED_SLOTS (1u << 16)
+
+static size_t verified_slot(const struct pst_file *f, uint64_t off)
+{
+        size_t i = (size_t)((off >> 6) * 0x9E3779B97F4A7C15ull >> 48) & (VERIFIED_SLOTS - 1);
+
+        while (f->verified[i].off1 != 0 && f->verified[i].off1 != off + 1)
+                i = (i + 1) & (VERIFIED_SLOTS - 1);
+        return i;
+}
+
+bool pst_file_verified(const struct pst_file *f, const struct pst_extent *e, uint64_t off,
+                       uint8_t kind, uint64_t bid)
+{
+        const struct pst_verified *v;
+
+        if (!f->image)
+                return e->off == off && e->vkind == kind && e->vbid == bid;
+        if (!f->verified)
+                return false;
+        v = &f->verified[verified_slot(f, off)];
+        return v->off1 == off + 1 && v->kind == kind && v->bid == bid;
+}
+
+void pst_file_set_verified(struct pst_file *f, struct pst_extent *e, uint64_t off, uint8_t kind,
+                           uint64_t bid)
+{
+        struct pst_verified *v;
+
+        if (!f->image) {
+                /* Only an extent that starts with the page or block says
+                 * which one it checked. */
+                if (e->off == off) {
+                        e->vkind = kind;
+                        e->vbid = bid;
+                }
+                return;
+        }
+        if (!f->verified) {
+                f->verified = calloc(VERIFIED_SLOTS, sizeof(*f->verified));
+                if (!f->verified)
+                        return; /* not remembering costs only a second check */
+        }
+        /* Half full: start over rather than grow with the file. */
+        if (f->n_verified >= VERIFIED_SLOTS / 2) {
+                memset(f->verified, 0, VERIFIED_SLOTS * sizeof(*f->verified));
+                f->n_verified = 0;
+        }
+        v = &f->verified[verified_slot(f, off)];
+        if (v->off1 == 0)
+                f->n_verified++;
+        *v = (struct pst_verified){ .off1 = off + 1, .bid = bid, .kind = kind };
 }
 
 int pst_file_get(struct pst_file *f, uint64_t off, uint32_t len, const uint8_t **ret,
                  struct pst_extent **ret_ext, struct pst_want *want)
 {
-        struct pst_extent *e = ext_find(f, off, len);
+        struct pst_extent *e;
+
+        /* Callers checked the range against file_size, which the image spans. */
+        if (f->image) {
+                *ret = f->image + off;
+                if (ret_ext)
+                        *ret_ext = NULL;
+                return 0;
+        }
+        e = ext_find(f, off, len);
 
         if (!e) {
                 want->offset = off;
@@ -206,6 +280,9 @@ int pst_file_feed(struct pst_file *f, uint64_t offset, const void *data, size_t 
 {
         struct pst_extent *e, *old;
         size_t i;
+
+        if (f->image)
+                return offset > f->file_size ? -EINVAL : 0; /* it has every byte */
 
         if (offset > f->file_size)
                 return -EINVAL;

@@ -317,16 +317,24 @@ static uint32_t heap_fixed_size(uint16_t type)
 
 int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_rawprop *ret, struct pst_diag *diag)
 {
-        struct pst_rawprop prop = { .id = id };
         uint8_t key[2];
         const uint8_t *rec;
-        uint32_t fixed;
         int r;
 
         put_le16(key, id);
         r = pst_bth_lookup(&pc->bth, key, &rec, diag);
         if (r < 0)
                 return r;
+        return pst_pc_record(pc, id, rec, ret, diag);
+}
+
+int pst_pc_record(const struct pst_pc *pc, uint16_t id, const uint8_t *rec, struct pst_rawprop *ret,
+                  struct pst_diag *diag)
+{
+        struct pst_rawprop prop = { .id = id };
+        uint32_t fixed;
+        int r;
+
         prop.type = get_le16(rec);
         prop.hnid = get_le32(rec + 2);
 

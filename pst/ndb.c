@@ -122,14 +122,11 @@ static int page_load(struct pst_file *f, uint8_t ptype, uint64_t bid, uint64_t i
         r = pst_file_get(f, ib, g->page_size, &pg.p, &e, want);
         if (r < 0)
                 return r;
-        if (!(e->off == ib && e->vkind == ptype && e->vbid == bid)) {
+        if (!pst_file_verified(f, e, ib, ptype, bid)) {
                 r = page_check_trailer(f, ptype, bid, ib, pg.p, diag);
                 if (r < 0)
                         return r;
-                if (e->off == ib) {
-                        e->vkind = ptype;
-                        e->vbid = bid;
-                }
+                pst_file_set_verified(f, e, ib, ptype, bid);
         }
 
         c = pg.p + g->bt_area;
@@ -289,6 +286,111 @@ int pst_bbt_lookup(struct pst_file *f, uint64_t bid, struct pst_bbt_entry *ret,
         return 0;
 }
 
+struct nbt_pending {
+        uint64_t bid, ib;
+        unsigned parent_level;
+};
+
+/* Append the NIDs of nid_type of a leaf page to *out. */
+static int nbt_list_leaf(const struct pst_file *f, const struct bt_page *pg, uint8_t nid_type,
+                         uint32_t **out, size_t *n, size_t *cap)
+{
+        for (uint32_t i = 0; i < pg->c_ent; i++) {
+                uint32_t nid = (uint32_t)get_id(f, pg->p + (size_t)i * pg->cb_ent);
+
+                if ((nid & 0x1F) != nid_type)
+                        continue;
+                if (*n == *cap) {
+                        size_t ncap = *cap ? 2 * *cap : 256;
+                        uint32_t *no = realloc(*out, ncap * sizeof(*no));
+
+                        if (!no)
+                                return -ENOMEM;
+                        *out = no;
+                        *cap = ncap;
+                }
+                (*out)[(*n)++] = nid;
+        }
+        return 0;
+}
+
+int pst_nbt_list(struct pst_file *f, uint8_t nid_type, uint32_t **ret, size_t *ret_n,
+                 struct pst_want *want, struct pst_diag *diag)
+{
+        /* Levels strictly decrease down every path, but a forged tree can
+         * share subtrees; more visits than the file has pages ends it. */
+        uint64_t max_visits = f->file_size / f->g.page_size + 1, visits = 0;
+        struct nbt_pending *stack = NULL;
+        size_t n_stack = 0, cap_stack = 0, n = 0, cap = 0;
+        uint32_t *out = NULL;
+        int r = 0;
+
+        stack = malloc(sizeof(*stack));
+        if (!stack)
+                return -ENOMEM;
+        cap_stack = 1;
+        stack[n_stack++] = (struct nbt_pending){
+                .bid = f->hdr.nbt_bid,
+                .ib = f->hdr.nbt_ib,
+                .parent_level = 256,
+        };
+        while (n_stack > 0) {
+                struct nbt_pending p = stack[--n_stack];
+                struct bt_page pg;
+
+                if (++visits > max_visits) {
+                        r = pst_diag_set(diag, -EBADMSG, p.ib,
+                                         "NBT: more page visits than the file has pages"
+                                         " (subtrees shared); listing stopped at page 0x%" PRIx64,
+                                         p.bid);
+                        goto out;
+                }
+                r = page_load(f, PST_PTYPE_NBT, p.bid, p.ib, &pg, want, diag);
+                if (r < 0)
+                        goto out;
+                if (pg.c_level >= p.parent_level) {
+                        r = pst_diag_set(diag, -EBADMSG, p.ib,
+                                         "NBT page 0x%" PRIx64 " at 0x%" PRIx64
+                                         ": cLevel %u not below its parent's %u",
+                                         p.bid, p.ib, pg.c_level, p.parent_level);
+                        goto out;
+                }
+                if (pg.c_level == 0) {
+                        r = nbt_list_leaf(f, &pg, nid_type, &out, &n, &cap);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
+                if (pg.c_ent > cap_stack - n_stack) {
+                        struct nbt_pending *ns = realloc(stack, (cap_stack + pg.c_ent) * sizeof(*ns));
+
+                        if (!ns) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        stack = ns;
+                        cap_stack += pg.c_ent;
+                }
+                /* Children pushed last-first, so leaves come out ascending. */
+                for (uint32_t i = pg.c_ent; i-- > 0;) {
+                        const uint8_t *e = pg.p + (size_t)i * pg.cb_ent;
+
+                        stack[n_stack++] = (struct nbt_pending){
+                                .bid = get_id(f, e + f->g.id_size),
+                                .ib = get_id(f, e + 2 * f->g.id_size),
+                                .parent_level = pg.c_level,
+                        };
+                }
+        }
+        *ret = out;
+        *ret_n = n;
+        out = NULL;
+out:
+        free(out);
+        free(stack);
+        return r;
+}
+
 /* ---- blocks ---------------------------------------------------------- */
 
 struct block_ref {
@@ -362,7 +464,7 @@ static int block_fetch(struct pst_file *f, struct block_ref *b, struct pst_want 
                 bid_t = get_le64(tr + 8);
         }
 
-        if (!(e->off == b->ib && e->vkind == VKIND_BLOCK && e->vbid == b->bid)) {
+        if (!pst_file_verified(f, e, b->ib, VKIND_BLOCK, b->bid)) {
                 if (cb_t != b->cb)
                         return pst_diag_set(diag, -EBADMSG, b->ib,
                                             "block 0x%" PRIx64 " at 0x%" PRIx64
@@ -385,10 +487,7 @@ static int block_fetch(struct pst_file *f, struct block_ref *b, struct pst_want 
                                             "block 0x%" PRIx64 " at 0x%" PRIx64
                                             ": wSig 0x%04x, computed 0x%04x",
                                             b->bid, b->ib, wsig, pst_wsig(b->ib, bid_t));
-                if (e->off == b->ib) {
-                        e->vkind = VKIND_BLOCK;
-                        e->vbid = b->bid;
-                }
+                pst_file_set_verified(f, e, b->ib, VKIND_BLOCK, b->bid);
         }
         b->raw = p;
         /* 4K: cbInflated says how many bytes the cb stored ones stand for. */

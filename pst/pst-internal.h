@@ -95,6 +95,22 @@ struct pst_file {
         int feed_err; /* a feed that could not be kept, reported by the next operation */
         bool have_last_want;
         struct pst_want last_want;
+
+        /* pst_file_borrow(): the whole file, lent by the caller. */
+        const uint8_t *image;
+        /* Pages and blocks of the image whose trailer and CRC were checked
+         * (open addressing on off, off+1 stored, 0 = empty); cleared when
+         * full, so it stays bounded whatever the file's size. */
+        struct pst_verified *verified;
+        size_t n_verified;
+
+        struct pst_namemap *names; /* the name-to-id map, once read (message.c) */
+};
+
+struct pst_verified {
+        uint64_t off1; /* offset + 1 */
+        uint64_t bid;
+        uint8_t kind;
 };
 
 /* ---- diagnostics (file.c) ------------------------------------------- */
@@ -113,6 +129,16 @@ int pst_file_get(struct pst_file *f, uint64_t off, uint32_t len, const uint8_t *
 
 /* Is [off, off+len) fed (without marking it used)? */
 bool pst_file_has(const struct pst_file *f, uint64_t off, uint32_t len);
+
+/* Was the page or block at off (got with pst_file_get(), e its extent)
+ * checked as kind and bid already?  _set records that it was. */
+bool pst_file_verified(const struct pst_file *f, const struct pst_extent *e, uint64_t off,
+                       uint8_t kind, uint64_t bid);
+void pst_file_set_verified(struct pst_file *f, struct pst_extent *e, uint64_t off, uint8_t kind,
+                           uint64_t bid);
+
+/* The name-to-id map's memory (message.c), released with the file. */
+void pst_namemap_free(struct pst_namemap *m);
 
 /* Bracket a public operation: _begin reports a pending feed error, _end
  * turns a repeated identical want into -EIO (the caller did not feed it)
@@ -281,6 +307,11 @@ struct pst_rawprop {
  * does not know.  A value kept in a subnode is returned with in_subnode. */
 int pst_pc_get(const struct pst_pc *pc, uint16_t id, struct pst_rawprop *ret, struct pst_diag *diag);
 
+/* The same for a record of the PC's BTH (its 6 data bytes), e.g. from
+ * pst_bth_foreach(). */
+int pst_pc_record(const struct pst_pc *pc, uint16_t id, const uint8_t *rec, struct pst_rawprop *ret,
+                  struct pst_diag *diag);
+
 /* Point an in_subnode prop at its value: read subnode prop->hnid of owner
  * (the node whose heap holds the HNID) into *hold (at most max_bytes;
  * release with pst_data_done).  Props not in a subnode are left as they are. */
@@ -349,3 +380,29 @@ size_t pst_utf16le_to_utf8(const uint8_t *in, size_t len, char *out, size_t outs
 /* 8-bit string copied as is (the codepage is the caller's business), NUL-
  * terminated, stopping at NUL.  Returns bytes written. */
 size_t pst_string8_copy(const uint8_t *in, size_t len, char *out, size_t outsz);
+
+/* ---- arena (arena.c) ------------------------------------------------ */
+
+/* Memory of one decoded message: bump allocation in chunks, plus buffers
+ * adopted from elsewhere (decoded node data), all freed at once.  Every
+ * byte counts against budget: -EFBIG past it. */
+struct pst_arena_chunk;
+
+struct pst_arena {
+        struct pst_arena_chunk *head;
+        void **owned;
+        size_t n_owned, cap_owned;
+        uint64_t bytes, budget;
+};
+
+/* n bytes, 8-byte aligned, not zeroed: 0 with *ret, -EFBIG, -ENOMEM. */
+int pst_arena_alloc(struct pst_arena *a, size_t n, void **ret);
+/* The same, zeroed, for count elements of size bytes (overflow-checked). */
+int pst_arena_calloc(struct pst_arena *a, size_t count, size_t size, void **ret);
+/* Take d's buffers (freed with the arena); d is emptied either way.  With
+ * ret, *ret is a copy of d kept in the arena (for heaps and tables, which
+ * keep pointing at their struct pst_data). */
+int pst_arena_adopt(struct pst_arena *a, struct pst_data *d, const struct pst_data **ret);
+/* Bytes still allowed. */
+uint64_t pst_arena_left(const struct pst_arena *a);
+void pst_arena_done(struct pst_arena *a);

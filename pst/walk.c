@@ -699,6 +699,17 @@ static int walk_step(struct pst_walk *w, struct pst_walk_item *ret, struct pst_w
         if (w->i_msg < w->n_msgs) {
                 uint32_t i = w->i_msg;
 
+                if (w->o.message_ids) {
+                        ret->kind = PST_WALK_MESSAGE;
+                        ret->message = (struct pst_message){
+                                .nid = w->msgs[i],
+                                .folder_nid = w->folder,
+                                .fai = i >= w->n_contents,
+                        };
+                        w->i_msg++;
+                        return 1;
+                }
+
                 r = message_read(w, w->msgs[i], i >= w->n_contents, &ret->message, want, diag);
                 if (step_error(r))
                         return r;

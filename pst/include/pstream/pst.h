@@ -121,6 +121,15 @@ const struct pst_header *pst_file_header(const struct pst_file *f);
  * starting another: fed bytes are pinned until their operation ends. */
 int pst_file_feed(struct pst_file *f, uint64_t offset, const void *data, size_t len);
 
+/* Lend the decoder the whole file instead of feeding it: data holds the
+ * file's first len >= file_size bytes (e.g. a read-only mapping or one
+ * in-memory copy), is never copied or written, and stays owned by the
+ * caller, who keeps it valid and unchanged until pst_file_free(f).  Then
+ * no operation returns -EAGAIN and pst_file_feed() is not needed.  Several
+ * decoders (one per thread) may borrow the same bytes.  Call it before any
+ * feed; -EINVAL when len is short or bytes were fed already. */
+int pst_file_borrow(struct pst_file *f, const void *data, size_t len);
+
 /* Message-store facts (NID 0x21) for inventory. */
 struct pst_store_info {
         bool has_password;      /* PidTagPstPassword non-zero (OSTs store 0xFFFFFFFF: false) */
@@ -193,6 +202,10 @@ struct pst_walk_item {
 
 struct pst_walk_opts {
         bool messages; /* read every listed message (else folders only) */
+        /* With messages: list them without reading them (only nid,
+         * folder_nid and fai are set), e.g. to decode them elsewhere with
+         * pst_msg_read(). */
+        bool message_ids;
 };
 
 struct pst_walk;
@@ -391,3 +404,69 @@ struct pst_msg {
         const struct pst_attachment *attachments;
         size_t n_attachments;
 };
+
+/* ---- decoding one message (message.c) --------------------------------- */
+
+/* Memory one decoded message may take, everything under it included:
+ * -EFBIG for what does not fit (that item is lost and reported). */
+#define PST_MSG_MAX_BYTES (256u * 1024 * 1024)
+/* Embedded messages inside embedded messages (real files: 3 levels). */
+#define PST_MSG_MAX_DEPTH 32u
+/* Problems kept per decoded message; more are counted. */
+#define PST_MSG_MAX_PROBLEMS 32u
+
+/* Decode the message (or FAI item) nid of the NBT, with every property of
+ * its PC (every type, multi-valued ones included; values kept in subnodes
+ * read; named properties resolved through the name-to-id map), its
+ * recipient table, its attachments with their bytes, and embedded
+ * messages down to PST_MSG_MAX_DEPTH.  Property arrays are sorted by id
+ * (recipients: in column order).  String values are NUL-terminated (the
+ * NUL not counted in len; a string ends at its first NUL).  Attachments by
+ * reference or OLE storage are kept with their properties and no data:
+ * never dereferenced.
+ *
+ * A property, recipient table, attachment or embedded message that cannot
+ * be read loses only itself and is listed by pst_msg_problems().  Returns
+ * 0 with *ret (free with pst_msg_free()), -EAGAIN with *want, -ENOENT when
+ * nid is not in the NBT, -EBADMSG when the message's own PC is unreadable,
+ * -EFBIG, -ENOMEM, -EIO (a want not fed).  The first call on a file also
+ * reads the name-to-id map (NID 0x61), kept with f. */
+int pst_msg_read(struct pst_file *f, uint32_t nid, struct pst_msg **ret, struct pst_want *want,
+                 struct pst_diag *diag);
+
+/* Free a message from pst_msg_read() (not an embedded one); NULL is fine. */
+struct pst_msg *pst_msg_free(struct pst_msg *m);
+
+/* What pst_msg_read() could not decode in m: *ret_n problems (nid is the
+ * message's; the text names the attachment, table or property) and
+ * *ret_more more that were not kept. */
+const struct pst_problem *pst_msg_problems(const struct pst_msg *m, size_t *ret_n,
+                                           size_t *ret_more);
+
+/* Property id among props (sorted or not); NULL when absent. */
+const struct pst_prop *pst_props_find(const struct pst_prop *props, size_t n, uint16_t id);
+
+/* PidTagMessageCodepage, else PidTagInternetCodepage, else 1252. */
+unsigned pst_msg_codepage(const struct pst_msg *m);
+
+/* A string property (Unicode, or String8 in code page cp) as UTF-8 in
+ * out[outsz], NUL-terminated, cut on a character boundary; "" when p is
+ * NULL or not a string.  Returns the bytes written. */
+size_t pst_prop_utf8(const struct pst_prop *p, unsigned cp, char *out, size_t outsz);
+
+/* Render a decoded message as a MIME .eml (pst_mime_render()): headers
+ * from the transport headers or the properties, plain, HTML (or HTML from
+ * compressed RTF) bodies, attachments, embedded messages as message/rfc822.
+ * Items without a body (contacts, appointments, tasks...) get a text body
+ * listing their other named and tagged text properties.  Same returns as
+ * pst_mime_render(). */
+int pst_msg_render(const struct pst_msg *m, uint8_t **ret, size_t *ret_len);
+
+/* ---- orphans (ndb.c) -------------------------------------------------- */
+
+/* Every NID of nid_type (low 5 bits, e.g. 0x04 normal messages) in the
+ * node B-tree, ascending, in *ret (malloc'd, taken by the caller).  A
+ * B-tree that takes more page visits than the file has pages (shared
+ * subtrees) ends the listing with -EBADMSG. */
+int pst_nbt_list(struct pst_file *f, uint8_t nid_type, uint32_t **ret, size_t *ret_n,
+                 struct pst_want *want, struct pst_diag *diag);
