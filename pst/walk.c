@@ -16,6 +16,8 @@
 #define NID_TYPE_MASK 0x1Fu
 #define NID_TYPE_NORMAL_FOLDER 0x02u
 #define NID_TYPE_SEARCH_FOLDER 0x03u
+#define NID_TYPE_NORMAL_MESSAGE 0x04u
+#define NID_TYPE_ASSOC_MESSAGE 0x08u
 #define NID_TYPE_HIERARCHY_TABLE 0x0Du
 #define NID_TYPE_CONTENTS_TABLE 0x0Eu
 #define NID_TYPE_ASSOC_CONTENTS_TABLE 0x0Fu
@@ -375,6 +377,13 @@ static int message_read(struct pst_walk *w, uint32_t nid, bool fai, struct pst_m
         struct pst_pc pc;
         int r;
 
+        /* A folder or table NID read as a message would pass for one. */
+        if ((nid & NID_TYPE_MASK) != NID_TYPE_NORMAL_MESSAGE &&
+            (nid & NID_TYPE_MASK) != NID_TYPE_ASSOC_MESSAGE)
+                return pst_diag_set(diag, -EBADMSG, 0,
+                                    "contents row 0x%" PRIx32 " of folder 0x%" PRIx32
+                                    " is not a message NID (type 0x%02" PRIx32 ")",
+                                    nid, w->folder, nid & NID_TYPE_MASK);
         r = pst_node_lookup(w->f, NULL, nid, &n, want, diag);
         if (r == -ENOENT)
                 return pst_diag_set(diag, -ENOENT, 0,
@@ -685,9 +694,21 @@ static int walk_step(struct pst_walk *w, struct pst_walk_item *ret, struct pst_w
         int r;
 
         if (!w->started) {
+                const struct pst_header *h = &w->f->hdr;
+                struct pst_diag d;
+
                 r = ipm_subtree_nid(w->f, &w->ipm_nid, want, diag);
                 if (step_error(r))
                         return r;
+                /* A truncated copy, or bytes appended: said once, up front. */
+                if (h->file_eof != w->f->file_size) {
+                        (void)pst_diag_set(&d, -EBADMSG, h->format == PST_FORMAT_ANSI ? 168 : 184,
+                                           "header: ibFileEof %" PRIu64 " differs from the file size %" PRIu64
+                                           " (%s)",
+                                           h->file_eof, w->f->file_size,
+                                           h->file_eof > w->f->file_size ? "truncated" : "bytes appended");
+                        problem(w, 0, -EBADMSG, &d);
+                }
                 if (r < 0)
                         problem(w, PST_NID_MESSAGE_STORE, r, diag);
                 r = push(w, NID_ROOT_FOLDER, 0, 0);
