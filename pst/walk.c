@@ -377,13 +377,6 @@ static int message_read(struct pst_walk *w, uint32_t nid, bool fai, struct pst_m
         struct pst_pc pc;
         int r;
 
-        /* A folder or table NID read as a message would pass for one. */
-        if ((nid & NID_TYPE_MASK) != NID_TYPE_NORMAL_MESSAGE &&
-            (nid & NID_TYPE_MASK) != NID_TYPE_ASSOC_MESSAGE)
-                return pst_diag_set(diag, -EBADMSG, 0,
-                                    "contents row 0x%" PRIx32 " of folder 0x%" PRIx32
-                                    " is not a message NID (type 0x%02" PRIx32 ")",
-                                    nid, w->folder, nid & NID_TYPE_MASK);
         r = pst_node_lookup(w->f, NULL, nid, &n, want, diag);
         if (r == -ENOENT)
                 return pst_diag_set(diag, -ENOENT, 0,
@@ -718,8 +711,18 @@ static int walk_step(struct pst_walk *w, struct pst_walk_item *ret, struct pst_w
                 return 0;
         }
         if (w->i_msg < w->n_msgs) {
-                uint32_t i = w->i_msg;
+                uint32_t i = w->i_msg, t = w->msgs[i] & NID_TYPE_MASK;
 
+                /* A folder or table NID read as a message would pass for one. */
+                if (t != NID_TYPE_NORMAL_MESSAGE && t != NID_TYPE_ASSOC_MESSAGE) {
+                        (void)pst_diag_set(diag, -EBADMSG, 0,
+                                           "contents row 0x%" PRIx32 " of folder 0x%" PRIx32
+                                           " is not a message NID (type 0x%02" PRIx32 ")",
+                                           w->msgs[i], w->folder, t);
+                        problem(w, w->msgs[i], -EBADMSG, diag);
+                        w->i_msg++;
+                        return 0;
+                }
                 if (w->o.message_ids) {
                         ret->kind = PST_WALK_MESSAGE;
                         ret->message = (struct pst_message){
