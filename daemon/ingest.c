@@ -107,6 +107,13 @@ struct file {
         struct file *dup_of; /* same content as an earlier file */
 };
 
+/* A journal write waiting for space. */
+struct jop {
+        struct file *f;
+        bool commit;     /* the commit record; else block index was staged */
+        uint32_t index;
+};
+
 struct pending {
         uint32_t index;
         struct io_buf *buf;
@@ -121,6 +128,7 @@ enum job_kind {
 
 struct job {
         enum job_kind kind;
+        struct job *next;   /* on the deferred list (disk full) */
         struct file *f;
         unsigned gen;
         uint32_t index;
@@ -142,7 +150,14 @@ struct pipeline {
         struct control *own_control; /* opened by this run (no shared state), or NULL */
         struct ingest_shared *sh; /* the daemon's (cfg->shared), or own_sh */
         struct ingest_shared own_sh;
-        bool disk_full;          /* the journal can't write: no new request starts */
+        /* The journal had no space (SQLITE_FULL): no new request starts,
+         * journal writes wait in jops (in order) and are tried again every
+         * second, jobs popped meanwhile wait in deferred. */
+        bool disk_full;
+        double disk_full_retry;  /* monotonic time of the next try */
+        struct jop *jops;
+        size_t njops, jops_cap;
+        struct job *deferred, **deferred_tail;
         struct rules rules;      /* --mailbox-rules, empty without */
         size_t unmapped;         /* committed files no rule matched */
         char dest_id[160];       /* account/container of the destination */
@@ -568,28 +583,153 @@ static struct state_file journal_key(const struct pipeline *p, const struct file
         };
 }
 
+static void upload_job(struct pipeline *p, struct job *j);
+static void file_fail(struct pipeline *p, struct file *f, const char *fmt, ...) _printf_(3, 4);
+
+/* ---- the journal, and a full disk under it ----------------------------- */
+
+static void disk_full_enter(struct pipeline *p, int r)
+{
+        if (p->disk_full)
+                return;
+        p->disk_full = true;
+        p->disk_full_retry = now_monotonic() + 1;
+        net_pause(p->up, true);
+        log_warning_errno(r, "state_dir=%s: the journal can't write (%m): uploads paused; they "
+                          "resume when space returns",
+                          p->cfg->state_dir);
+}
+
+static int jop_push(struct pipeline *p, struct file *f, bool commit, uint32_t index)
+{
+        if (p->njops == p->jops_cap) {
+                size_t cap = p->jops_cap ? 2 * p->jops_cap : 64;
+                struct jop *n = reallocarray(p->jops, cap, sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                p->jops = n;
+                p->jops_cap = cap;
+        }
+        p->jops[p->njops++] = (struct jop){ .f = f, .commit = commit, .index = index };
+        return 0;
+}
+
+static int journal_write_commit(struct pipeline *p, struct file *f)
+{
+        char hex[33];
+        bool hashed;
+
+        pthread_mutex_lock(&f->hash_lock);
+        hashed = f->hashed;
+        if (hashed)
+                digest_hex(f, hex);
+        pthread_mutex_unlock(&f->hash_lock);
+        struct state_file sf = journal_key(p, f);
+        sf.xxh3 = hashed ? hex : NULL;
+        return state_record_commit(p->state, &sf);
+}
+
+/* Write one journal record now, or queue it behind the ones waiting for
+ * space.  Returns 1 written (or given up on: see the log), 0 queued. */
+static int journal_write(struct pipeline *p, struct file *f, bool commit, uint32_t index)
+{
+        int r;
+
+        if (!p->disk_full) {
+                r = commit ? journal_write_commit(p, f)
+                           : state_block_staged(p->state, p->dest_id, f->full_blob, index);
+                if (r >= 0)
+                        return 1;
+                p->sh->totals.journal_errors++;
+                if (r != -ENOSPC) {
+                        if (commit)
+                                log_warning_errno(r, "file=%s: committed, but the journal could not "
+                                                  "record it (%m); a rerun uploads it again",
+                                                  f->e->path);
+                        else
+                                log_warning_errno(r, "file=%s block=%u: staged, but the journal "
+                                                  "could not record it (%m); a crash now costs "
+                                                  "its resend",
+                                                  f->e->path, index);
+                        return 1;
+                }
+                disk_full_enter(p, r);
+        }
+        if (jop_push(p, f, commit, index) < 0) {
+                set_fatal(p, -ENOMEM, "out of memory");
+                return 1;
+        }
+        return 0;
+}
+
+static void file_done(struct pipeline *p, struct file *f);
+
+/* Disk full: try the waiting journal writes in order, once a second; when
+ * all went through, uploads resume. */
+static void journal_retry(struct pipeline *p)
+{
+        size_t i;
+
+        if (!p->disk_full || now_monotonic() < p->disk_full_retry)
+                return;
+        p->disk_full_retry = now_monotonic() + 1;
+        for (i = 0; i < p->njops; i++) {
+                struct jop *o = &p->jops[i];
+                int r = o->commit ? journal_write_commit(p, o->f)
+                                  : state_block_staged(p->state, p->dest_id, o->f->full_blob,
+                                                       o->index);
+                if (r == -ENOSPC)
+                        break;
+                if (r < 0)
+                        log_warning_errno(r, "file=%s: the journal could not record it (%m); a "
+                                          "rerun sends it again",
+                                          o->f->e->path);
+                if (o->commit)
+                        file_done(p, o->f);
+        }
+        memmove(p->jops, p->jops + i, (p->njops - i) * sizeof(*p->jops));
+        p->njops -= i;
+        if (p->njops > 0)
+                return;
+        p->disk_full = false;
+        net_pause(p->up, p->sh->paused);
+        log_notice("state_dir=%s: the journal writes again: uploads resume", p->cfg->state_dir);
+        while (!p->disk_full && p->deferred) {
+                struct job *j = p->deferred;
+                p->deferred = j->next;
+                if (!p->deferred)
+                        p->deferred_tail = &p->deferred;
+                upload_job(p, j);
+        }
+}
+
+/* The run stops with journal writes still waiting: the blobs they commit
+ * are on the service, but no record says so. */
+static void journal_abandon(struct pipeline *p)
+{
+        for (size_t i = 0; i < p->njops; i++)
+                if (p->jops[i].commit)
+                        file_fail(p, p->jops[i].f, "committed, but the journal had no space to "
+                                                  "record it; a rerun uploads it again");
+        p->njops = 0;
+        for (struct job *j = p->deferred, *next; j; j = next) {
+                next = j->next;
+                job_free(j);
+        }
+        p->deferred = NULL;
+        p->deferred_tail = &p->deferred;
+}
+
 /* The blob is committed: say so durably before counting it done. */
 static void file_committed(struct pipeline *p, struct file *f)
 {
-        if (p->state) {
-                char hex[33];
-                bool hashed;
+        if (p->state && journal_write(p, f, true, 0) == 0)
+                return; /* done when the record is written */
+        file_done(p, f);
+}
 
-                pthread_mutex_lock(&f->hash_lock);
-                hashed = f->hashed;
-                if (hashed)
-                        digest_hex(f, hex);
-                pthread_mutex_unlock(&f->hash_lock);
-                struct state_file sf = journal_key(p, f);
-                sf.xxh3 = hashed ? hex : NULL;
-                int r = state_record_commit(p->state, &sf);
-                if (r < 0)
-                        p->sh->totals.journal_errors++;
-                if (r < 0)
-                        log_warning_errno(r, "file=%s: committed, but the journal could not record "
-                                          "it (%m); a rerun uploads it again",
-                                          f->e->path);
-        }
+static void file_done(struct pipeline *p, struct file *f)
+{
         p->sh->totals.files_committed++;
         p->sh->totals.bytes_committed += f->size;
         p->sh->totals.blocks_committed += f->plan.nblocks;
@@ -744,17 +884,9 @@ static void on_block_done(struct net_req *req, int r, const struct net_diag *d)
                 } else if (f->plan.single) {
                         file_committed(p, f);
                 } else {
-                        int jr = p->state ? state_block_staged(p->state, p->dest_id, f->full_blob,
-                                                               j->index)
-                                          : 0;
+                        if (p->state)
+                                (void)journal_write(p, f, false, j->index);
                         p->sh->totals.blocks_staged++;
-                        if (jr < 0)
-                                p->sh->totals.journal_errors++;
-                        if (jr < 0)
-                                log_warning_errno(jr, "file=%s block=%u: staged, but the journal "
-                                                  "could not record it (%m); a crash now costs "
-                                                  "its resend",
-                                                  f->e->path, j->index);
                         if (++f->staged == f->plan.nblocks)
                                 submit_commit(p, f);
                 }
@@ -811,7 +943,7 @@ static void submit_commit(struct pipeline *p, struct file *f)
 
 /* The first block of a file's generation reaches the uploader: record its
  * plan, and learn which blocks an interrupted run already staged. */
-static void journal_begin(struct pipeline *p, struct file *f)
+static int journal_begin(struct pipeline *p, struct file *f)
 {
         struct state_file sf = journal_key(p, f);
         int n;
@@ -820,20 +952,30 @@ static void journal_begin(struct pipeline *p, struct file *f)
         free(f->staged_before);
         f->staged_before = calloc(f->plan.nblocks, sizeof(bool));
         if (!f->staged_before)
-                return; /* everything is sent: slower, never wrong */
+                return 0; /* everything is sent: slower, never wrong */
         n = state_blob_begin(p->state, &sf, f->plan.block_size, f->plan.nblocks,
                              STATE_STAGED_MAX_AGE_S, f->staged_before);
+        if (n == -ENOSPC) {
+                /* Tried again when there is space: nothing goes out before
+                 * the plan is in the journal. */
+                p->sh->totals.journal_errors++;
+                f->journal_begun = false;
+                f->staged_before = (free(f->staged_before), NULL);
+                disk_full_enter(p, n);
+                return n;
+        }
         if (n < 0) {
                 log_warning_errno(n, "file=%s: journal unusable for this file (%m); sending every "
                                   "block",
                                   f->e->path);
                 f->staged_before = (free(f->staged_before), NULL);
-                return;
+                return 0;
         }
         f->resumed = (uint32_t)n;
         if (n > 0)
                 log_info("file=%s: resuming: %d of %u blocks were staged by an interrupted run",
                          f->e->path, n, f->plan.nblocks);
+        return 0;
 }
 
 static void upload_job(struct pipeline *p, struct job *j)
@@ -875,8 +1017,12 @@ static void upload_job(struct pipeline *p, struct job *j)
                 }
         }
         if (!f->plan.single && p->state) {
-                if (!f->journal_begun)
-                        journal_begin(p, f);
+                if (!f->journal_begun && journal_begin(p, f) == -ENOSPC) {
+                        j->next = NULL;
+                        *p->deferred_tail = j;
+                        p->deferred_tail = &j->next;
+                        return;
+                }
                 if (f->staged_before && f->staged_before[j->index]) {
                         /* Acknowledged before a crash: not sent again. */
                         atomic_fetch_add(&p->progress.bytes_done, j->buf->len);
@@ -1221,6 +1367,10 @@ static void uploader_loop(struct pipeline *p)
                         uploader_stop(p);
                 }
                 if (stopping)
+                        journal_abandon(p);
+                else
+                        journal_retry(p);
+                if (stopping)
                         for (size_t i = 0; i < p->nfiles; i++)
                                 if (p->files[i].state == FILE_PENDING &&
                                     p->files[i].outstanding == 0)
@@ -1531,6 +1681,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                 return 3;
         p->cfg = cfg;
         p->sh = cfg->shared ? cfg->shared : &p->own_sh;
+        p->deferred_tail = &p->deferred;
         if (!cfg->shared) {
                 p->own_sh.cap = cfg->cap;
                 p->own_sh.schedule = cfg->schedule;
@@ -1776,6 +1927,7 @@ int ingest_run(const struct ingest_cfg *cfg)
         }
 
         uploader_loop(p);
+        journal_abandon(p);
         pthread_mutex_lock(&p->restart_lock);
         p->no_more_restarts = true;
         pthread_cond_signal(&p->restart_cond);
@@ -1848,6 +2000,7 @@ out:
         }
         scan_result_done(&scan);
         free(p->restart_q);
+        free(p->jops);
         rules_done(&p->rules);
         free(p);
         return exit_code;

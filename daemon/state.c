@@ -115,6 +115,19 @@ static int open_db(const char *path, sqlite3 **ret, char *msg, size_t msglen)
         return 0;
 }
 
+/* Without a write when it is current: a journal on a full disk still opens. */
+static int journal_version(sqlite3 *db)
+{
+        sqlite3_stmt *st = NULL;
+        int v = -1;
+
+        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return v;
+}
+
 int state_open(const char *dir, struct state **ret, char *msg, size_t msglen)
 {
         _cleanup_free_ char *path = NULL;
@@ -156,7 +169,8 @@ int state_open(const char *dir, struct state **ret, char *msg, size_t msglen)
         if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
                          NULL) != SQLITE_OK ||
             sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL) != SQLITE_OK) {
+            (journal_version(db) != SCHEMA_VERSION &&
+             sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL) != SQLITE_OK)) {
                 r = db_error(db, path, msg, msglen);
                 sqlite3_close(db);
                 return r;
@@ -240,6 +254,16 @@ int state_is_committed(struct state *s, const struct state_file *f)
         return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* A failed write: -ENOSPC when the disk is full (SQLITE_FULL, or an I/O
+ * error whose errno says so: the caller waits for space), else -EIO.  The
+ * statement was rolled back either way: the journal stays consistent. */
+static int write_error(struct state *s)
+{
+        if (sqlite3_errcode(s->db) == SQLITE_FULL || sqlite3_system_errno(s->db) == ENOSPC)
+                return -ENOSPC;
+        return -EIO;
+}
+
 int state_record_commit(struct state *s, const struct state_file *f)
 {
         int rc;
@@ -254,7 +278,7 @@ int state_record_commit(struct state *s, const struct state_file *f)
         rc = sqlite3_step(s->insert);
         sqlite3_reset(s->insert);
         if (rc != SQLITE_DONE)
-                return sqlite3_errcode(s->db) == SQLITE_FULL ? -ENOSPC : -EIO;
+                return write_error(s);
         return state_blob_forget(s, f->dest, f->blob);
 }
 
@@ -265,7 +289,7 @@ static int step_done(struct state *s, sqlite3_stmt *st)
         sqlite3_reset(st);
         if (rc == SQLITE_DONE)
                 return 0;
-        return sqlite3_errcode(s->db) == SQLITE_FULL ? -ENOSPC : -EIO;
+        return write_error(s);
 }
 
 int state_blob_forget(struct state *s, const char *dest, const char *blob)
