@@ -283,8 +283,11 @@ def _parse_headers(item, raw):
     frm = msg.get("From")
     if frm is not None:
         v = header_str(frm)
-        if "@" not in v:
-            # a display name alone (an Exchange sender without SMTP address)
+        group = re.fullmatch(r'\s*(.*?)\s*:\s*;\s*', v)
+        if group:
+            # "Name":; - an empty RFC 5322 group: a sender known by name only
+            item.hdr_from = (email.utils.unquote(group.group(1).strip('"')), "")
+        elif "@" not in v:
             item.hdr_from = (v.strip().strip('"'), "")
         else:
             item.hdr_from = email.utils.parseaddr(v)

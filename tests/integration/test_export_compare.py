@@ -88,10 +88,12 @@ def cls_in(item, prefixes):
     return any(c == p.lower() or c.startswith(p.lower() + ".") for p in prefixes)
 
 
-# Classes readpst -S does not write (libpst's readpst: tasks, sticky notes and
-# distribution lists are "skipped"; its item type table knows notes, schedule,
-# report, appointment, contact, journal only).
-READPST_SKIPS = ("IPM.Task", "IPM.TaskRequest", "IPM.StickyNote", "IPM.DistList")
+# Classes readpst -S does not write: its log counts them as "items skipped"
+# (IPM.Post in the pstsdk test files, IPM.AbchPerson in backup_with_rules.pst,
+# IPM.Task, IPM.StickyNote and IPM.DistList in hughbe_Outlook.pst,
+# MapiNoteToPST_out.pst and the java-libpst files).
+READPST_SKIPS = ("IPM.Task", "IPM.TaskRequest", "IPM.StickyNote", "IPM.DistList", "IPM.Post",
+                 "IPM.AbchPerson")
 # Classes pffexport 20180714 does not export (PST_FORMAT.md Appendix A item 4).
 PFF_SKIPS = ("IPM.AbchPerson", "IPM.Microsoft.ScheduleData.FreeBusy", "IPM.Post",
              "IPM.Network", "IPM.Microsoft.MigrationStatus")
@@ -105,6 +107,18 @@ def _readpst_count(d):
     fai = d.ctx.get("fai", 0)
     return d.kind == "count" and d.ours - skipped <= d.theirs <= d.ours - skipped + fai \
         and d.theirs != d.ours
+
+
+def _ex_sender(d):
+    """Our From has the pff sender's name and an SMTP address where every
+    address pffexport shows is an X.500 DN (/o=...)."""
+    name, addr = d.ours or ("", "")
+    s = d.theirs if isinstance(d.theirs, dict) else {}
+    names = {(s.get(k) or "").strip().lower() for k in ("Sent representing name", "Sender name")}
+    addrs = [(s.get(k) or "") for k in ("Sent representing email address",
+                                         "Sender email address") if s.get(k)]
+    return bool(addr) and "@" in addr and name.strip().lower() in names and bool(addrs) and \
+        all(a.lower().startswith("/o=") for a in addrs)
 
 
 class Limitation:
@@ -148,6 +162,14 @@ LIMITATIONS = [
         lambda d: d.tool == "pffexport" and d.kind == "item-extra"
         and cls_in(d.item[0], PFF_SKIPS)),
     Limitation(
+        "pff-ex-sender-address",
+        "[MS-OXOMSG] 2.2.1.48/2.2.1.49 (PidTagSenderEmailAddress holds the X.500 DN when "
+        "PidTagSenderAddressType is EX; the SMTP form is PidTagSenderSmtpAddress); "
+        "pffexport 20180714 prints only the former ('Sender email address: /O=...')",
+        "pffexport shows an Exchange sender's X.500 DN where pstream writes the SMTP address; "
+        "the display names agree",
+        lambda d: d.tool == "pffexport" and d.kind == "sender" and _ex_sender(d)),
+    Limitation(
         "pff-meeting-attachments",
         "PST_FORMAT.md Appendix A item 5 (pstextractortest.ost: 34 attachment subnodes, "
         "pffexport exported 25)",
@@ -167,12 +189,20 @@ LIMITATIONS = [
         "pff-lzfu-mela-checksum",
         "PST_FORMAT.md Appendix A item 6 (Aspose uncompressed RTF 'MELA' with CRC 0 and a "
         "wrong cbRawSize: 'libfmapi_lzfu_decompress: mismatch in checksum')",
-        "pffexport aborts the export of an item whose RTF body it cannot decompress: the "
-        "item has no body file, and its attachments are not written",
+        "pffexport aborts the export of an item whose RTF body it cannot decompress: it "
+        "leaves an empty Message.rtf, no other body and none of the item's attachments",
         lambda d: d.tool == "pffexport" and d.ctx.get("pff_lzfu_error")
         and d.item and d.item[1] is not None and d.item[1].text is None
-        and d.item[1].html is None and d.item[1].rtf is None
+        and d.item[1].html is None and not d.item[1].rtf
         and d.kind in ("body", "att-extra", "embedded")),
+    Limitation(
+        "readpst-calendar-no-attachments",
+        "readpst 0.6.76 -S writes an appointment as one iCalendar file (BEGIN:VCALENDAR) and "
+        "no attachment files for it (pstextractortest@outlook.com.ost: 'meeting from Ed' has 8 "
+        "attachments, readpst wrote none)",
+        "readpst does not write the attachments of calendar items",
+        lambda d: d.tool == "readpst" and d.kind == "att-extra" and d.ctx.get("owners")
+        and all(cls_in(o, ("IPM.Appointment",)) for o in d.ctx["owners"])),
 ]
 
 
@@ -367,6 +397,17 @@ def compare_file(t, path, pstream, verbose):
             f"{fname}: exit {rc} agrees with report.json's skipped/problems")
     for s in rep.get("skipped", []) + rep.get("problems", []):
         print(f"  {fname}: pstream reports: {s}")
+
+    # report.json agrees with the .eml files it names
+    bad = []
+    for fo in ours.values():
+        for o in fo.items:
+            atts = o.report.get("attachments", [])
+            n_emb = sum(1 for a in atts if a.get("method") == 5)
+            if (len(atts) - n_emb, n_emb) != (len(o.attachments), o.embedded):
+                bad.append(f"{o.report.get('eml')}: report {len(atts) - n_emb} attachments "
+                           f"+ {n_emb} embedded, .eml {len(o.attachments)} + {o.embedded}")
+    t.check(not bad, f"{fname}: report.json attachments match the .eml parts: {bad[:5]}")
 
     diffs = []
     equal = collections.Counter()
