@@ -1989,14 +1989,14 @@ static void case_26(struct sources *s)
                         b = copy_of(e);
                         put_id(e, b + sl2->ib + s2[j].off + 2 * e->id, m->sub);
                         fix_block(e, b, sl2);
-                        emit_pst(26, "embedded-subnodes-are-parents", e, b, ITEMS("nested", 0, 0));
+                        emit_pst(26, "embedded-subnodes-are-parents", e, b, ITEMS("nested|cycle", 0, 0));
                         free(b);
                         /* The embedded message's data is its parent's too. */
                         b = copy_of(e);
                         put_id(e, b + sl2->ib + s2[j].off + e->id, m->data);
                         put_id(e, b + sl2->ib + s2[j].off + 2 * e->id, m->sub);
                         fix_block(e, b, sl2);
-                        emit_pst(26, "embedded-is-its-parent", e, b, ITEMS("nested", 0, 0));
+                        emit_pst(26, "embedded-is-its-parent", e, b, ITEMS("nested|cycle", 0, 0));
                         free(b);
                         return;
                 }
@@ -2215,10 +2215,36 @@ static void gen_zlib(struct pst_gen *g, int what, const char *name)
 
 static void case_34(struct sources *s)
 {
+        const struct pst *o = &s->o;
+
         gen_zlib(&s->g4, 0, "zlib-stream-invalid");
         gen_zlib(&s->g4, 1, "zlib-size-differs");
         gen_zlib(&s->g4, 2, "zlib-bomb");
         gen_zlib(&s->g4, 3, "zlib-trailing-garbage");
+        if (!s->have_o)
+                return;
+        /* A real OST: one message's compressed PC block. */
+        for (size_t i = 0; i < o->n_nodes; i++) {
+                const struct node *n = &o->nodes[i];
+                const struct block *bl = node_block(o, n);
+                uint8_t *b, *tr;
+
+                if (NID_TYPE(n->nid) != NT_MESSAGE || !bl ||
+                    get_le16(block_trailer(o, o->b, bl) + 18) == bl->cb)
+                        continue;
+                b = copy_of(o);
+                b[bl->ib + bl->cb / 2] ^= 0x55;
+                fix_block(o, b, bl);
+                emit_pst(34, "ost-message-zlib-invalid", o, b, ITEMS("zlib", 1, 0));
+                tr = block_trailer(o, b, bl);
+                b[bl->ib + bl->cb / 2] ^= 0x55;
+                put_le16(tr + 18, (uint16_t)(get_le16(tr + 18) - 1));
+                fix_block(o, b, bl);
+                emit_pst(34, "ost-message-zlib-size-differs", o, b, ITEMS("zlib", 1, 0));
+                free(b);
+                return;
+        }
+        fprintf(stderr, "pst-malform: case 34: no compressed message block in %s\n", o->src);
 }
 
 static void case_35(struct sources *s)
@@ -2262,8 +2288,8 @@ int main(int argc, char **argv)
         char path[4096];
         int r;
 
-        if (argc != 3) {
-                fprintf(stderr, "usage: %s OUTDIR CORPUS\n", argv[0]);
+        if (argc != 4) {
+                fprintf(stderr, "usage: %s OUTDIR CORPUS NODE_MODULES\n", argv[0]);
                 return 2;
         }
         outdir = argv[1];
@@ -2275,6 +2301,9 @@ int main(int argc, char **argv)
                 r = 77;
                 goto out;
         }
+        /* The OST is optional: its cases are left out without it. */
+        s.have_o = load(&s.o, argv[3],
+                        "pst-extractor/example/testdata/pstextractortest@outlook.com.ost") == 0;
         r = 1;
         if (pst_gen_build(&o4, &s.g4) < 0 || pst_gen_build(&ox, &s.gx) < 0)
                 goto out;
@@ -2327,6 +2356,7 @@ out:
         pst_unload(&s.e);
         pst_unload(&s.c);
         pst_unload(&s.r);
+        pst_unload(&s.o);
         pst_gen_free(&s.g4);
         pst_gen_free(&s.gx);
         return r;

@@ -9,13 +9,14 @@
 # 256 MiB (RSS 256 MiB under the sanitizers, whose shadow memory needs more
 # address space).  Asserted for each file:
 #  - no signal, no sanitizer report, the exit status the case allows;
-#  - the report names the problem: the case's substring in a problem's
-#    message (stderr for exit 3), with a NID or file offset;
+#  - the report names the problem: the case's substring (or one of its
+#    |-separated alternatives) in a problem's message (stderr for exit 3),
+#    with a NID or file offset; export's report names it too;
 #  - for damage confined to items, every other item of the undamaged
 #    source still comes out (message and folder counts of its own inspect
 #    within the case's budget), and never more items than the source has.
 #
-#   test-pst-malform.py PST_MALFORM PSTREAM CORPUS OUTDIR SANITIZED(0/1)
+#   test-pst-malform.py PST_MALFORM PSTREAM CORPUS NODE_MODULES OUTDIR SANITIZED(0/1)
 import json
 import os
 import resource
@@ -29,7 +30,7 @@ MIB = 1024 * 1024
 MEM_LIMIT = 256 * MIB
 WALL_LIMIT = 10.0
 
-gen, pstream, corpus, outdir, sanitized = sys.argv[1:6]
+gen, pstream, corpus, node_modules, outdir, sanitized = sys.argv[1:7]
 sanitized = sanitized == "1"
 # Sanitizers cost CPU: the limits stay, scaled by their usual overhead.
 slow = 3.0 if sanitized else 1.0
@@ -67,6 +68,11 @@ def run(args, size):
                 ru.ru_maxrss * 1024, cpu_limit, why)
 
 
+def names(text, sub):
+    """Does text contain sub or one of its |-separated alternatives?"""
+    return any(a.lower() in text.lower() for a in sub.split("|"))
+
+
 def counts(doc):
     t = doc["totals"]
     return t["messages"] + t["fai"], t["folders"]
@@ -81,7 +87,7 @@ def has_export():
 def main():
     shutil.rmtree(outdir, ignore_errors=True)
     os.makedirs(outdir)
-    g = subprocess.run([gen, outdir, corpus], stderr=subprocess.PIPE)
+    g = subprocess.run([gen, outdir, corpus, node_modules], stderr=subprocess.PIPE)
     sys.stderr.write(g.stderr.decode())
     if g.returncode == 77:
         print("1..0 # SKIP corpus files absent (%s)" % corpus)
@@ -98,7 +104,7 @@ def main():
                               exits={int(x) for x in exits.split(",")}, sub=sub,
                               lost_m=int(lost_m), lost_f=int(lost_f), reach=reach))
     export = has_export()
-    ref = {}
+    ref, ref_export = {}, {}
     for c in cases:
         if c["src"] != "-" and c["src"] not in ref:
             p = subprocess.run([pstream, "inspect", "--json", c["src"]],
@@ -108,6 +114,8 @@ def main():
                       % (c["src"], p.returncode))
                 return 1
             ref[c["src"]] = counts(json.loads(p.stdout))
+            if export:
+                ref_export[c["src"]] = reference_export(c["src"])
 
     print("1..%d" % len(cases))
     failed = 0
@@ -129,10 +137,10 @@ def main():
                 errs.append("inspect --json output is not JSON")
         if c["sub"] and c["reach"] == "inspect" and status in c["exits"]:
             if status == 3:
-                if c["sub"].lower() not in err.lower():
+                if not names(err, c["sub"]):
                     errs.append("stderr does not name %r: %s" % (c["sub"], err.strip()[:200]))
             elif doc is not None:
-                hits = [p for p in doc["problems"] if c["sub"].lower() in p["message"].lower()]
+                hits = [p for p in doc["problems"] if names(p["message"], c["sub"])]
                 if not hits:
                     errs.append("no problem names %r: %s"
                                 % (c["sub"], [p["message"] for p in doc["problems"]][:4]))
@@ -149,7 +157,7 @@ def main():
             if c["lost_f"] >= 0 and folders < rf - c["lost_f"]:
                 errs.append("%d of %d folders, at most %d may be lost" % (folders, rf, c["lost_f"]))
         if export:
-            errs += check_export(c, path, size, status)
+            errs += check_export(c, path, size, status, ref_export.get(c["src"]))
         name = "case %d %s" % (c["case"], c["name"])
         if errs:
             failed += 1
@@ -178,17 +186,63 @@ def limit_errors(what, status, err, cpu, rss, cpu_limit, why):
     return errs
 
 
-def check_export(c, path, size, inspect_status):
+def export_report(to):
+    """The report.json of an export into to, or None."""
+    for d in os.listdir(to):
+        rp = os.path.join(to, d, "report.json")
+        if os.path.exists(rp):
+            with open(rp) as f:
+                return json.load(f)
+    return None
+
+
+def export_counts(doc):
+    return len([m for m in doc["messages"] if not m.get("orphan")]), len(doc["folders"])
+
+
+def reference_export(src):
+    with tempfile.TemporaryDirectory(dir=outdir) as to:
+        p = subprocess.run([pstream, "export", "--quiet", src, "--to", to],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        doc = export_report(to) if p.returncode == 0 else None
+        return export_counts(doc) if doc else None
+
+
+def check_export(c, path, size, inspect_status, ref_export):
     """The same file through `pstream export`: same limits; a file inspect
-    cannot open export cannot either, a problem inspect sees export reports."""
+    cannot open export cannot either; a problem inspect names, export names
+    too; the items of the source are exported within the case's budget."""
     with tempfile.TemporaryDirectory(dir=outdir) as to:
         status, out, err, cpu, rss, cpu_limit, why = run(
             [pstream, "export", "--quiet", path, "--to", to], size)
         errs = limit_errors("export: ", status, err, cpu, rss, cpu_limit, why)
+        if why or status < 0:
+            return errs
         allowed = {3} if inspect_status == 3 else {1} if inspect_status == 1 else {0, 1}
-        if not why and status >= 0 and status not in allowed:
+        if status not in allowed:
             errs.append("export: exit %d, expected %s (stderr: %s)"
                         % (status, sorted(allowed), err.strip()[:200]))
+        if status == 3:
+            return errs
+        doc = export_report(to)
+        if doc is None:
+            return errs + ["export: no report.json"]
+        reasons = [p.get("reason", "") for p in doc.get("skipped", []) + doc.get("problems", [])]
+        if c["sub"] and c["reach"] == "inspect" and inspect_status == 1 and \
+                not any(names(r, c["sub"]) for r in reasons):
+            errs.append("export: no reason names %r: %s" % (c["sub"], reasons[:4]))
+        if ref_export:
+            msgs, folders = export_counts(doc)
+            rm, rf = ref_export
+            if msgs > rm or folders > rf:
+                errs.append("export: more items than the source: %d messages, %d folders"
+                            " (source %d, %d)" % (msgs, folders, rm, rf))
+            if c["lost_m"] >= 0 and msgs < rm - c["lost_m"]:
+                errs.append("export: %d of %d messages, at most %d may be lost"
+                            % (msgs, rm, c["lost_m"]))
+            if c["lost_f"] >= 0 and folders < rf - c["lost_f"]:
+                errs.append("export: %d of %d folders, at most %d may be lost"
+                            % (folders, rf, c["lost_f"]))
     return errs
 
 
