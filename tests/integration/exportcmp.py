@@ -190,6 +190,7 @@ def rtf_text(data):
 # ---- pffexport --------------------------------------------------------------
 
 PFF_TIME = "%b %d, %Y %H:%M:%S"
+MAX_DEPTH_PATH = 200   # path components: bounds the walk into nested Attachment dirs
 
 
 def pff_time(v):
@@ -245,6 +246,7 @@ class Item:
         self.attachments = []       # sha256 of each top-level by-value attachment
         self.att_names = []
         self.embedded = 0           # top-level embedded messages
+        self.children = []          # those embedded messages, as Items
         self.nid = None
 
     def date(self):
@@ -352,6 +354,10 @@ def _pff_item(kind, d, folder):
             p = os.path.join(ad, a)
             if os.path.isdir(p) and re.fullmatch(r"Attachment\d{5}", a):
                 it.embedded += 1
+                subs = [e for e in sorted(os.listdir(p)) if ITEM_DIR.fullmatch(e)]
+                if subs and len(it.where.split(os.sep)) < MAX_DEPTH_PATH:
+                    k = ITEM_DIR.fullmatch(subs[0]).group(1)
+                    it.children.append(_pff_item(k, os.path.join(p, subs[0]), folder))
             elif os.path.isfile(p):
                 it.attachments.append(sha256_file(p))
                 it.att_names.append(re.sub(r"^\d+_", "", a))
@@ -452,6 +458,13 @@ def _eml_parts(msg, it):
         disp = p.get("Content-Disposition")
         if ctype == "message/rfc822":
             it.embedded += 1
+            inner = p.get_payload()
+            if isinstance(inner, list) and inner:
+                child = Item(it.tool, it.folder, f"{it.where} > message/rfc822 #{it.embedded}")
+                _parse_headers(child, "".join(f"{k}: {v}\n" for k, v in inner[0].items()))
+                child.subject = child.hdr_subject
+                _eml_parts(inner[0], child)
+                it.children.append(child)
             continue
         if p.is_multipart():
             stack[0:0] = p.get_payload()

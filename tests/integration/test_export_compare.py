@@ -329,6 +329,36 @@ def compare_item(fname, folder, o, t, ctx):
         d("att-missing", len(o.attachments), missing)
     if extra:
         d("att-extra", extra, len(t.attachments))
+    diffs += compare_embedded(fname, folder, o, t, ctx)
+    return diffs
+
+
+def embedded_pairs(o, t):
+    """How many embedded messages, at every depth, both sides have."""
+    return sum(1 + embedded_pairs(co, ct) for co, ct in zip(o.children, t.children))
+
+
+def compare_embedded(fname, folder, o, t, ctx, depth=1):
+    """The embedded messages of a matched pair, at every depth: subject
+    (ours: the rendered Subject; pff: the MAPI subject), their attachments'
+    bytes and their own embedded messages."""
+    diffs = []
+    for co, ct in match_items(o.children, t.children):
+        def d(kind, ours, theirs):
+            diffs.append(Diff(fname, "pffexport", folder, kind, ours, theirs, (co or o, ct or t),
+                              dict(ctx, depth=depth)))
+        if co is None or ct is None:
+            continue  # the counts differ: reported as "embedded" one level up
+        if norm_subject(co.subject) != norm_subject(ct.subject):
+            d("embedded-subject", co.subject, ct.subject)
+        extra, missing = multiset_diff(co.attachments, ct.attachments)
+        if missing:
+            d("embedded-att-missing", len(co.attachments), missing)
+        if extra:
+            d("embedded-att-extra", extra, len(ct.attachments))
+        if co.embedded != ct.embedded:
+            d("embedded", co.embedded, ct.embedded)
+        diffs += compare_embedded(fname, folder, co, ct, ctx, depth + 1)
     return diffs
 
 
@@ -438,7 +468,8 @@ def compare_file(t, path, pstream, verbose):
             else:
                 ds = compare_item(fname, folder, o, th, ctx)
                 diffs += ds
-                equal["pffexport item fields"] += 7 - len(ds)
+                equal["pffexport item fields"] += 7 - len([x for x in ds if x.item == (o, th)])
+                equal["pffexport embedded messages"] += embedded_pairs(o, th)
         equal["pffexport folder counts"] += len(mine.items) == len(theirs.items)
     # ---- against readpst: counts and attachment bytes per folder
     base = ipm_base(ours, rp)
