@@ -4,7 +4,10 @@
 (key file and environment), service, account and write-only SAS, over HTTP
 through injected faults (503, reset, 500, a non-retryable 403) and over HTTPS,
 plus the failure paths that like to print URLs (unknown CA, missing container,
-usage error).  Every stdout/stderr, report, state directory and mapping CSV is
+usage error), and `pstream daemon` with a SAS file: `pstream status`,
+`status --json` and the metrics endpoint are captured during a pass through
+the same faults (a file failed by a 400 shows its error there) and after it.
+Every stdout/stderr, report, state directory, mapping CSV and capture is
 searched for the account key and each SAS signature, raw and URL-encoded, in
 16-character windows: zero hits.  A control file holding the secrets proves
 the search finds them."""
@@ -12,8 +15,12 @@ the search finds them."""
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
+import time
 import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import azure  # noqa: E402
@@ -67,6 +74,74 @@ def hits(paths, secrets):
             if any(n in data for n in needles(secret)):
                 out.append((path, label))
     return out
+
+
+def daemon_captures(t, c, src, secrets):
+    """Run the daemon with a SAS file through the faults; capture status, status
+    --json and /metrics during the pass and after it.  Returns the paths to search."""
+    c.create_container("daemon")
+    sas = c.service_sas("daemon", "racwl")
+    secrets["daemon SAS sig"] = azure.sas_signature(sas)
+    sas_file = t.path("daemon-sas")
+    with open(os.open(sas_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(sas + "\n")
+    # As FAULTS, but the refused request is a 400 (a 403 would stop the pass).
+    faults = FAULTS[:3] + [{"op": "put_blob", "skip": 2, "count": 1, "action": "status",
+                            "status": 400, "code": "InvalidHeaderValue"}]
+    px = faultproxy.FaultProxy("127.0.0.1", c.port, rules=faults, rate=2 * MiB)
+    port = px.start()
+    mport = harness.free_port()
+    state = t.path("daemon-state")
+    cfg = t.path("daemon.conf")
+    with open(cfg, "w") as f:
+        f.write(f"[source]\npath = {src}\n[destination]\n"
+                f"url = http://127.0.0.1:{port}/{azure.AZURITE_ACCOUNT}/daemon\n"
+                f"sas_file = {sas_file}\n[transfer]\nblock_size = 4M\n"
+                f"[daemon]\nstate_dir = {state}\nlog_level = debug\n"
+                f"metrics_listen = 127.0.0.1:{mport}\n")
+    captures = []
+
+    def capture(tag):
+        for args in (["status"], ["status", "--json"]):
+            run = t.pstream(args + ["--state", state], label=f"{tag}-{'-'.join(args)}")
+            captures.append(run.stdout)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5) as r:
+                body = r.read().decode()
+        except OSError:
+            body = ""
+        path = t.path(f"{tag}-metrics.txt")
+        with open(path, "w") as f:
+            f.write(body)
+        captures.append(body)
+        return body
+
+    err_path = t.path("logs", "daemon.stderr")
+    try:
+        with open(err_path, "wb") as fe:
+            proc = harness.spawn([harness.pstream_bin(), "daemon", "-c", cfg],
+                                 stdout=subprocess.DEVNULL, stderr=fe)
+            t.procs.append(proc)
+            during = 0
+            end = time.monotonic() + 90
+            while time.monotonic() < end:
+                time.sleep(0.5)
+                body = capture(f"daemon-{during}")
+                running = re.search(r"^pstream_pass_running (\d)$", body, re.M)
+                if running and running.group(1) == "1":
+                    during += 1
+                elif running:
+                    break
+            capture("daemon-idle")
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            t.procs.remove(proc)
+    finally:
+        px.stop()
+    t.check(during >= 2, f"status and metrics captured {during} times during the pass")
+    t.check(any("failed" in c and "400" in c for c in captures),
+            "a file failed by the 400 shows its error in the captured status")
+    return [err_path, state] + [t.path(f) for f in os.listdir(t.path()) if f.endswith("-metrics.txt")]
 
 
 def main():
@@ -136,6 +211,8 @@ def main():
         sas = plain.service_sas("usage", "racwl")
         secrets["usage-error SAS sig"] = azure.sas_signature(sas)
         runs.append(ingest("usage", plain.container_url("usage", sas), "--block-size", "7Q"))
+
+        outputs.extend(daemon_captures(t, plain, src, secrets))
 
         rcs = [r.rc for r in runs]
         t.check(rcs[1] == 0 and rcs[2] == 0, f"Shared Key from env and service SAS: exit 0: {rcs}")
