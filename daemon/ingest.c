@@ -766,6 +766,21 @@ static void file_fail(struct pipeline *p, struct file *f, const char *fmt, ...)
         file_final(p, f, FILE_FAILED);
 }
 
+/* A request failed for good: the file fails, and the log line carries the
+ * service's answer as fields (status=, error=, request_id=). */
+static void file_fail_request(struct pipeline *p, struct file *f, const struct net_diag *d,
+                              const char *msg)
+{
+        if (f->state != FILE_PENDING)
+                return;
+        atomic_store(&f->aborted, true);
+        snprintf(f->error, sizeof(f->error), "%.*s", (int)sizeof(f->error) - 1, msg);
+        log_error("file=%s blob=%s status=%ld error=%s request_id=%s: %s", f->e->path, f->blob,
+                  d ? d->status : 0L, d && d->error_code[0] ? d->error_code : "-",
+                  d && d->request_id[0] ? d->request_id : "-", f->error);
+        file_final(p, f, FILE_FAILED);
+}
+
 /* Errors that no other file can escape either: stop the run. */
 static bool error_is_fatal(int r)
 {
@@ -783,7 +798,7 @@ static void fail_request(struct pipeline *p, struct file *f, const char *what, i
                  d ? d->status : 0L, d && d->request_id[0] ? ", request id " : "",
                  d && d->request_id[0] ? d->request_id : "", d ? d->attempts : 0,
                  d && d->attempts == 1 ? "" : "s");
-        file_fail(p, f, "%s", msg);
+        file_fail_request(p, f, d, msg);
         if (error_is_fatal(r)) {
                 char fm[900];
                 const char *hint = r == -ENOENT  ? "does the container exist?"
@@ -1533,7 +1548,7 @@ static int write_report(struct pipeline *p, const struct scan_result *scan, cons
 static void on_mapping_file(void *ctx, const char *file, size_t rows)
 {
         (void)ctx;
-        log_info("mapping CSV written: %s (%zu rows)", file, rows);
+        log_info("csv=%s rows=%zu: mapping CSV written", file, rows);
 }
 
 /* Whose mailbox is each committed file?  Files no rule matches are listed. */
@@ -1594,7 +1609,7 @@ static int write_mapping(struct pipeline *p)
         r = mapping_write(p->cfg->mapping_csv, rows, n, on_mapping_file, NULL);
 out:
         if (r < 0)
-                log_error_errno(r, "cannot write mapping CSV %s: %m", p->cfg->mapping_csv);
+                log_error_errno(r, "csv=%s: cannot write the mapping CSV: %m", p->cfg->mapping_csv);
         if (folders)
                 for (size_t i = 0; i < n; i++)
                         free(folders[i]);
@@ -1707,7 +1722,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                 char err[256];
                 r = rules_load(cfg->rules_file, &p->rules, err, sizeof(err));
                 if (r < 0) {
-                        log_error("mailbox rules %s: %s", cfg->rules_file, err);
+                        log_error("rules=%s: mailbox rules: %s", cfg->rules_file, err);
                         exit_code = 2;
                         goto out;
                 }
@@ -1774,8 +1789,9 @@ int ingest_run(const struct ingest_cfg *cfg)
                 qsort(sorted, p->nfiles, sizeof(*sorted), cmp_blob);
                 for (size_t i = 1; i < p->nfiles; i++)
                         if (!strcmp(sorted[i].blob, sorted[i - 1].blob)) {
-                                log_error("%s and %s map to the same blob name %s; give each "
-                                          "source its own --prefix or upload them in separate runs",
+                                log_error("file=%s file=%s blob=%s: two sources map to the same "
+                                          "blob name; give each source its own --prefix or "
+                                          "upload them in separate runs",
                                           sorted[i - 1].e->path, sorted[i].e->path, sorted[i].blob);
                                 free(sorted);
                                 exit_code = 2;
@@ -1789,7 +1805,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                 char msg[1024] = "";
                 r = state_open(cfg->state_dir, &p->state, msg, sizeof(msg));
                 if (r < 0) {
-                        log_error("--state %s: %s", cfg->state_dir, msg);
+                        log_error("state_dir=%s: %s", cfg->state_dir, msg);
                         exit_code = 2;
                         goto out;
                 }
@@ -1798,7 +1814,7 @@ int ingest_run(const struct ingest_cfg *cfg)
                 if (!cfg->shared) {
                         r = control_open(cfg->state_dir, &p->own_control);
                         if (r < 0)
-                                log_warning_errno(r, "--state %s: no control socket (%m); pstream "
+                                log_warning_errno(r, "state_dir=%s: no control socket (%m); pstream "
                                                   "status will not reach this run",
                                                   cfg->state_dir);
                 }
@@ -1958,7 +1974,8 @@ int ingest_run(const struct ingest_cfg *cfg)
         if (cfg->report_file) {
                 r = write_report(p, &scan, cfg->report_file, seconds);
                 if (r < 0)
-                        log_error_errno(r, "cannot write report %s: %m", cfg->report_file);
+                        log_error_errno(r, "report=%s: cannot write the report: %m",
+                                        cfg->report_file);
         }
         if (atomic_load(&p->fatal))
                 log_error("run stopped: %s", p->fatal_msg);
