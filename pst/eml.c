@@ -439,6 +439,9 @@ static int key_props_text(struct build *b, const struct pst_msg *m, unsigned cp,
         char *s;
         int r;
 
+        /* No key property: no text (the caller tests *ret_len). */
+        *ret = NULL;
+        *ret_len = 0;
         /* Two passes: measure, then write. */
         for (int pass = 0; pass < 2; pass++) {
                 for (size_t i = 0; i < ELEMENTSOF(key_props); i++) {
