@@ -26,9 +26,10 @@
  *    when only a full message decode does (bodies, named properties, times,
  *    attachment sizes): inspect must then lose nothing.
  *
- * Cases not generated: 32 (10^7 items, > 4 GiB: needs the PST writer), the
- * 10,000-deep chains of 15 and 26 (need thousands of new nodes: the cycles
- * that a chain would exercise are generated instead).
+ * Case 15's 10,000-deep folder chain is a file written here from scratch
+ * (NBT, BBT, a PC and a TC per folder), and so is case 26's message with
+ * embedded messages 10,000 deep (two SLBLOCKs per level).  Not generated:
+ * 32 (10^7 items, > 4 GiB: needs the PST writer).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -1452,6 +1453,239 @@ static void case_15(struct sources *s)
         }
 }
 
+/* ---- case 15's chain: a file written from scratch ------------------------- */
+
+/* Folders in the chain: far past PST_WALK_MAX_DEPTH (ost2pst#2 had 9,620). */
+#define CHAIN_DEPTH 10000u
+
+struct wr {
+        uint8_t *b;
+        size_t n, cap;
+        uint64_t next_bid;
+        uint8_t *bbt; /* leaf entries, 24 bytes each */
+        uint8_t *nbt; /* leaf entries, 32 bytes each */
+        size_t n_bbt, n_nbt;
+};
+
+static void wr_grow(struct wr *w, size_t n)
+{
+        if (w->n + n > w->cap) {
+                w->cap = (w->n + n) * 2;
+                w->b = realloc(w->b, w->cap);
+                if (!w->b)
+                        abort();
+        }
+        memset(w->b + w->n, 0, n);
+        w->n += n;
+}
+
+/* A Unicode data block (no encoding): its BID. */
+static uint64_t wr_block(struct wr *w, const uint8_t *data, uint32_t len)
+{
+        uint32_t span = (len + 16 + 63) / 64 * 64;
+        uint64_t ib = w->n, bid = (w->next_bid += 4);
+        uint8_t *tr, *e;
+
+        wr_grow(w, span);
+        memcpy(w->b + ib, data, len);
+        tr = w->b + ib + span - 16;
+        put_le16(tr, (uint16_t)len);
+        put_le16(tr + 2, pst_wsig(ib, bid));
+        put_le32(tr + 4, pst_crc32(0, data, len));
+        put_le64(tr + 8, bid);
+        e = w->bbt + w->n_bbt++ * 24;
+        put_le64(e, bid);
+        put_le64(e + 8, ib);
+        put_le16(e + 16, (uint16_t)len);
+        put_le16(e + 18, 2);
+        return bid;
+}
+
+static void wr_node(struct wr *w, uint32_t nid, uint64_t bid, uint32_t parent)
+{
+        uint8_t *e = w->nbt + w->n_nbt++ * 32;
+
+        put_le64(e, nid);
+        put_le64(e + 8, bid);
+        put_le32(e + 24, parent);
+}
+
+/* One level of a B-tree from entries (cb bytes each, key first): the
+ * pages, and their BTENTRYs for the level above. */
+static uint8_t *wr_level(struct wr *w, uint8_t ptype, unsigned level, const uint8_t *ent,
+                         size_t n, unsigned cb, size_t *ret_n)
+{
+        unsigned per = 488 / cb;
+        size_t n_pages = (n + per - 1) / per;
+        uint8_t *up = calloc(n_pages, 24);
+
+        if (!up)
+                abort();
+        for (size_t k = 0; k < n_pages; k++) {
+                size_t first = k * per, cnt = n - first < per ? n - first : per;
+                uint64_t ib = w->n, bid = (w->next_bid += 4);
+                uint8_t *pg, *tr;
+
+                wr_grow(w, 512);
+                pg = w->b + ib;
+                memcpy(pg, ent + first * cb, cnt * cb);
+                pg[488] = (uint8_t)cnt;
+                pg[489] = (uint8_t)per;
+                pg[490] = (uint8_t)cb;
+                pg[491] = (uint8_t)level;
+                tr = pg + 496;
+                tr[0] = tr[1] = ptype;
+                put_le16(tr + 2, pst_wsig(ib, bid));
+                put_le64(tr + 8, bid);
+                put_le32(tr + 4, pst_crc32(0, pg, 496));
+                memcpy(up + k * 24, ent + first * cb, 8);
+                put_le64(up + k * 24 + 8, bid);
+                put_le64(up + k * 24 + 16, ib);
+        }
+        *ret_n = n_pages;
+        return up;
+}
+
+/* The whole tree: root BREF at hdr_off of the header. */
+static void wr_tree(struct wr *w, uint8_t ptype, const uint8_t *leaf, size_t n, unsigned cb,
+                    size_t hdr_off)
+{
+        uint8_t *cur = NULL;
+        size_t m;
+        unsigned level = 0;
+
+        cur = wr_level(w, ptype, level, leaf, n, cb, &m);
+        while (m > 1) {
+                uint8_t *up = wr_level(w, ptype, ++level, cur, m, 24, &m);
+
+                free(cur);
+                cur = up;
+        }
+        put_le64(w->b + hdr_off, get_le64(cur + 8));
+        put_le64(w->b + hdr_off + 8, get_le64(cur + 16));
+        free(cur);
+}
+
+/* A heap (HNHDR, allocations, HNPAGEMAP) into out; returns its length. */
+static uint32_t heap_make(uint8_t *out, uint8_t client_sig, const uint8_t *const *alloc,
+                          const uint32_t *len, unsigned n)
+{
+        uint32_t off = 12;
+        uint16_t ib[16];
+
+        memset(out, 0, 12);
+        out[2] = 0xEC;
+        out[3] = client_sig;
+        put_le32(out + 4, hid_of(1));
+        for (unsigned i = 0; i < n; i++) {
+                ib[i] = (uint16_t)off;
+                memcpy(out + off, alloc[i], len[i]);
+                off += len[i];
+        }
+        ib[n] = (uint16_t)off;
+        put_le16(out, (uint16_t)off);
+        put_le16(out + off, (uint16_t)n);
+        put_le16(out + off + 2, 0);
+        for (unsigned i = 0; i <= n; i++)
+                put_le16(out + off + 4 + 2 * i, ib[i]);
+        return off + 4 + 2 * (n + 1);
+}
+
+/* A PC with PidTagDisplayName name (ASCII). */
+static uint32_t pc_make(uint8_t *out, const char *name)
+{
+        uint8_t bth[8] = { 0xB5, 2, 6, 0 }, rec[8], str[64];
+        size_t n = strlen(name);
+        const uint8_t *a[] = { bth, rec, str };
+        uint32_t len[] = { 8, 8, (uint32_t)(2 * n) };
+
+        put_le32(bth + 4, hid_of(2));
+        put_le16(rec, 0x3001);
+        put_le16(rec + 2, PST_PT_UNICODE);
+        put_le32(rec + 4, hid_of(3));
+        for (size_t i = 0; i < n; i++)
+                put_le16(str + 2 * i, (uint8_t)name[i]);
+        return heap_make(out, 0xBC, a, len, 3);
+}
+
+/* A TC of one column (dwRowID) with one row (row_id), or none (0). */
+static uint32_t tc_make(uint8_t *out, uint32_t row_id)
+{
+        uint8_t info[30] = { 0x7C, 1 }, bth[8] = { 0xB5, 4, 4, 0 }, rec[8] = {}, row[5] = {};
+        const uint8_t *a[] = { info, bth, rec, row };
+        uint32_t len[] = { 30, 8, 8, 5 };
+
+        put_le16(info + 2, 4);
+        put_le16(info + 4, 4);
+        put_le16(info + 6, 4);
+        put_le16(info + 8, 5);
+        put_le32(info + 10, hid_of(2));
+        put_le32(info + 14, row_id ? hid_of(4) : 0);
+        put_le32(info + 22, 0x67F20003);
+        info[28] = 4;
+        put_le32(bth + 4, row_id ? hid_of(3) : 0);
+        put_le32(rec, row_id);
+        put_le32(row, row_id);
+        row[4] = 0x80;
+        return heap_make(out, 0x7C, a, len, row_id ? 4 : 2);
+}
+
+static uint32_t chain_nid(uint32_t i, uint32_t type)
+{
+        return ((0x400u + i) << 5) | type;
+}
+
+static void case_15_chain(struct sources *s)
+{
+        struct wr w = { .next_bid = 0x100 };
+        uint8_t heap[256];
+        uint64_t pc, empty, store;
+        uint32_t len;
+
+        w.bbt = calloc(CHAIN_DEPTH + 16, 24);
+        w.nbt = calloc(3 * CHAIN_DEPTH + 16, 32);
+        if (!w.bbt || !w.nbt)
+                abort();
+        /* pst-gen's Unicode header (no encoding), fields rewritten below. */
+        wr_grow(&w, 1024);
+        memcpy(w.b, s->gx.buf, PST_HEADER_SIZE);
+        w.b[513] = PST_CRYPT_NONE;
+
+        len = pc_make(heap, "deep chain");
+        store = wr_block(&w, heap, len);
+        len = pc_make(heap, "d");
+        pc = wr_block(&w, heap, len);
+        len = tc_make(heap, 0);
+        empty = wr_block(&w, heap, len);
+
+        wr_node(&w, 0x21, store, 0);
+        wr_node(&w, 0x122, pc, 0x122);
+        len = tc_make(heap, chain_nid(0, NT_FOLDER));
+        wr_node(&w, 0x12D, wr_block(&w, heap, len), 0);
+        wr_node(&w, 0x12E, empty, 0);
+        for (uint32_t i = 0; i < CHAIN_DEPTH; i++) {
+                wr_node(&w, chain_nid(i, NT_FOLDER), pc, i ? chain_nid(i - 1, NT_FOLDER) : 0x122);
+                if (i + 1 < CHAIN_DEPTH) {
+                        len = tc_make(heap, chain_nid(i + 1, NT_FOLDER));
+                        wr_node(&w, chain_nid(i, NT_HIER), wr_block(&w, heap, len), 0);
+                } else {
+                        wr_node(&w, chain_nid(i, NT_HIER), empty, 0);
+                }
+                wr_node(&w, chain_nid(i, NT_CONTENTS), empty, 0);
+        }
+        /* Pages start on a page boundary. */
+        wr_grow(&w, (512 - w.n % 512) % 512);
+        wr_tree(&w, PST_PTYPE_BBT, w.bbt, w.n_bbt, 24, 232);
+        wr_tree(&w, PST_PTYPE_NBT, w.nbt, w.n_nbt, 32, 216);
+        put_le64(w.b + 184, w.n);
+        put_le32(w.b + 4, pst_crc32(0, w.b + 8, 471));
+        put_le32(w.b + 524, pst_crc32(0, w.b + 8, 516));
+        emit(15, "folder-chain-10000-deep", NULL, w.b, w.n, FILE_LEVEL("1", "deeper than"));
+        free(w.b);
+        free(w.bbt);
+        free(w.nbt);
+}
+
 static void case_16(struct sources *s)
 {
         const struct pst *u = &s->u;
@@ -2003,6 +2237,148 @@ static void case_26(struct sources *s)
         }
 }
 
+/* An internal block (SLBLOCK): its BID, with the internal bit. */
+static uint64_t wr_internal(struct wr *w, const uint8_t *data, uint32_t len)
+{
+        uint64_t bid = wr_block(w, data, len), ib = get_le64(w->bbt + (w->n_bbt - 1) * 24 + 8);
+        uint32_t span = (len + 16 + 63) / 64 * 64;
+        uint8_t *tr = w->b + ib + span - 16;
+
+        bid |= PST_BID_INTERNAL;
+        put_le64(w->bbt + (w->n_bbt - 1) * 24, bid);
+        put_le16(tr + 2, pst_wsig(ib, bid));
+        put_le64(tr + 8, bid);
+        return bid;
+}
+
+/* An SLBLOCK of up to two entries (nid, data, sub), NIDs ascending. */
+static uint64_t wr_slblock(struct wr *w, const uint32_t *nid, const uint64_t *data,
+                           const uint64_t *sub, unsigned n)
+{
+        uint8_t b[64] = { 0x02, 0x00 };
+
+        put_le16(b + 2, (uint16_t)n);
+        for (unsigned i = 0; i < n; i++) {
+                put_le64(b + 8 + 24 * i, nid[i]);
+                put_le64(b + 16 + 24 * i, data[i]);
+                put_le64(b + 24 + 24 * i, sub[i]);
+        }
+        return wr_internal(w, b, 8 + 24 * n);
+}
+
+/* A message PC: PidTagMessageClass "IPM.Note", PidTagSubject "level N". */
+static uint64_t wr_msg_pc(struct wr *w, uint32_t level)
+{
+        uint8_t heap[256], bth[8] = { 0xB5, 2, 6, 0 }, rec[16], cls[16], subj[32];
+        const uint8_t *a[] = { bth, rec, cls, subj };
+        char name[16];
+        uint32_t l[] = { 8, 16, 16, 0 }, len;
+
+        snprintf(name, sizeof(name), "level %" PRIu32, level);
+        put_le32(bth + 4, hid_of(2));
+        put_le16(rec, 0x001A);
+        put_le16(rec + 2, PST_PT_UNICODE);
+        put_le32(rec + 4, hid_of(3));
+        put_le16(rec + 8, 0x0037);
+        put_le16(rec + 10, PST_PT_UNICODE);
+        put_le32(rec + 12, hid_of(4));
+        for (int i = 0; i < 8; i++)
+                put_le16(cls + 2 * i, (uint8_t)"IPM.Note"[i]);
+        for (size_t i = 0; name[i]; i++)
+                put_le16(subj + 2 * i, (uint8_t)name[i]);
+        l[3] = (uint32_t)(2 * strlen(name));
+        len = heap_make(heap, 0xBC, a, l, 4);
+        return wr_block(w, heap, len);
+}
+
+/* Case 26: a message whose attachment embeds a message whose attachment
+ * embeds a message... CHAIN_DEPTH levels, every level its own subnode
+ * trees (two SLBLOCKs), the PCs and the attachment table shared. */
+static void case_26_chain(struct sources *s)
+{
+        enum { NID_ATT = 0x8005, NID_EMB = 0x200024, NID_TOP = 0x200044 };
+        struct wr w = { .next_bid = 0x100 };
+        uint8_t heap[256], bth[8] = { 0xB5, 2, 6, 0 }, rec[16], obj[8];
+        uint64_t msg_pc = 0, att_pc, att_tc, empty, below = 0;
+        uint32_t len;
+
+        w.bbt = calloc(3 * CHAIN_DEPTH + 16, 24);
+        w.nbt = calloc(16, 32);
+        if (!w.bbt || !w.nbt)
+                abort();
+        wr_grow(&w, 1024);
+        memcpy(w.b, s->gx.buf, PST_HEADER_SIZE);
+        w.b[513] = PST_CRYPT_NONE;
+
+        len = pc_make(heap, "deep embedding");
+        wr_node(&w, 0x21, wr_block(&w, heap, len), 0);
+        len = pc_make(heap, "d");
+        {
+                uint64_t folder = wr_block(&w, heap, len);
+
+                len = tc_make(heap, 0);
+                empty = wr_block(&w, heap, len);
+                len = tc_make(heap, NID_TOP);
+                wr_node(&w, 0x122, folder, 0x122);
+                wr_node(&w, 0x12D, empty, 0);
+                wr_node(&w, 0x12E, wr_block(&w, heap, len), 0);
+        }
+        /* The attachment PC: PidTagAttachDataObject -> NID_EMB, method 5. */
+        {
+                const uint8_t *a[] = { bth, rec, obj };
+                uint32_t l[] = { 8, 16, 8 };
+
+                put_le32(bth + 4, hid_of(2));
+                put_le16(rec, 0x3701);
+                put_le16(rec + 2, PST_PT_OBJECT);
+                put_le32(rec + 4, hid_of(3));
+                put_le16(rec + 8, 0x3705);
+                put_le16(rec + 10, PST_PT_I4);
+                put_le32(rec + 12, 5);
+                put_le32(obj, NID_EMB);
+                put_le32(obj + 4, 0);
+                len = heap_make(heap, 0xBC, a, l, 3);
+                att_pc = wr_block(&w, heap, len);
+        }
+        len = tc_make(heap, NID_ATT);
+        att_tc = wr_block(&w, heap, len);
+
+        /* From the deepest message up: message i's tree holds the
+         * attachment table and the attachment, whose tree holds message
+         * i + 1.  Each message has a PC block of its own (shared blocks
+         * would look like a cycle). */
+        for (uint32_t i = CHAIN_DEPTH; i-- > 0;) {
+                uint32_t mn[2] = { 0x671, NID_ATT }, an[1] = { NID_EMB };
+                uint64_t md[2] = { att_tc, att_pc }, ms[2] = { 0, 0 }, ad[1] = { msg_pc },
+                         as[1] = { below };
+                uint64_t att_tree = below ? wr_slblock(&w, an, ad, as, 1) : 0;
+
+                msg_pc = wr_msg_pc(&w, i);
+                ms[1] = att_tree;
+                below = wr_slblock(&w, mn, md, ms, att_tree ? 2 : 1);
+        }
+        {
+                uint8_t *e = w.nbt + w.n_nbt++ * 32;
+
+                put_le64(e, NID_TOP);
+                put_le64(e + 8, msg_pc);
+                put_le64(e + 16, below);
+                put_le32(e + 24, 0x122);
+        }
+        /* BBT entries must ascend: wr_block made them in BID order. */
+        wr_grow(&w, (512 - w.n % 512) % 512);
+        wr_tree(&w, PST_PTYPE_BBT, w.bbt, w.n_bbt, 24, 232);
+        wr_tree(&w, PST_PTYPE_NBT, w.nbt, w.n_nbt, 32, 216);
+        put_le64(w.b + 184, w.n);
+        put_le32(w.b + 4, pst_crc32(0, w.b + 8, 471));
+        put_le32(w.b + 524, pst_crc32(0, w.b + 8, 516));
+        emit(26, "embedded-10000-deep", NULL, w.b, w.n,
+             ((struct expect){ .exits = "1", .sub = "nested", .lost_msgs = -1, .lost_folders = -1 }));
+        free(w.b);
+        free(w.bbt);
+        free(w.nbt);
+}
+
 static void case_27_28(struct sources *s)
 {
         const struct pst *u = &s->u;
@@ -2328,6 +2704,7 @@ int main(int argc, char **argv)
         case_13(&s);
         case_14(&s);
         case_15(&s);
+        case_15_chain(&s);
         case_16(&s);
         case_17(&s);
         case_18(&s);
@@ -2339,6 +2716,7 @@ int main(int argc, char **argv)
         case_24(&s);
         case_25(&s);
         case_26(&s);
+        case_26_chain(&s);
         case_27_28(&s);
         case_29(&s);
         case_30(&s);
