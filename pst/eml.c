@@ -436,7 +436,7 @@ static int key_props_text(struct build *b, const struct pst_msg *m, unsigned cp,
                           size_t *ret_len)
 {
         size_t cap = 0, len = 0;
-        char *s;
+        char *s = NULL;
         int r;
 
         /* No key property: no text (the caller tests *ret_len). */

@@ -356,7 +356,7 @@ static int string_value(struct pst_arena *a, uint16_t type, const uint8_t *p, si
         int r;
 
         if (type == PST_PT_STRING8) {
-                const uint8_t *nul = memchr(p, 0, len);
+                const uint8_t *nul = len > 0 ? memchr(p, 0, len) : NULL;
 
                 if (nul)
                         len = (size_t)(nul - p);
