@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "pst/pst-internal.h"
 
 #define MIME_MAX_DEPTH 16u  /* message/rfc822 nesting */
@@ -116,48 +118,90 @@ static bool is_ascii_print(const char *s)
         return true;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+/* Content hash for boundaries and derived Message-IDs: XXH3, chained. */
+static uint64_t content_hash(uint64_t h, const void *data, size_t n)
 {
-        const uint8_t *p = data;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= p[i];
-                h *= UINT64_C(0x100000001B3);
-        }
-        return h;
+        return XXH3_64bits_withSeed(data, n, h);
 }
 
-#define FNV_INIT UINT64_C(0xCBF29CE484222325)
+#define HASH_INIT UINT64_C(0xCBF29CE484222325)
+
+/* Make room for n more bytes at once (one allocation for a known size). */
+static bool mb_reserve(struct mbuf *b, size_t n)
+{
+        uint8_t *p;
+
+        if (b->err < 0)
+                return false;
+        if (n > PST_MIME_MAX_OUT || b->len > PST_MIME_MAX_OUT - n) {
+                b->err = -EFBIG;
+                return false;
+        }
+        if (b->len + n <= b->cap)
+                return true;
+        p = realloc(b->p, b->len + n);
+        if (!p) {
+                b->err = -ENOMEM;
+                return false;
+        }
+        b->p = p;
+        b->cap = b->len + n;
+        return true;
+}
 
 /* ---- encodings -------------------------------------------------------- */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static void b64_chunk(struct mbuf *b, const uint8_t *s, size_t n)
+/* Encode n (< 58) bytes into o; returns the characters written. */
+static size_t b64_line(uint8_t *o, const uint8_t *s, size_t n)
 {
-        char o[4];
+        uint8_t *start = o;
+        size_t i = 0;
 
-        for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t)s[i] << 16;
+        for (; i + 3 <= n; i += 3) {
+                uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
 
-                if (i + 1 < n)
-                        v |= (uint32_t)s[i + 1] << 8;
-                if (i + 2 < n)
-                        v |= s[i + 2];
-                o[0] = b64[v >> 18];
-                o[1] = b64[(v >> 12) & 63];
-                o[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-                o[3] = i + 2 < n ? b64[v & 63] : '=';
-                mb_put(b, o, 4);
+                o[0] = (uint8_t)b64[v >> 18];
+                o[1] = (uint8_t)b64[(v >> 12) & 63];
+                o[2] = (uint8_t)b64[(v >> 6) & 63];
+                o[3] = (uint8_t)b64[v & 63];
+                o += 4;
         }
+        if (i < n) {
+                uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+
+                o[0] = (uint8_t)b64[v >> 18];
+                o[1] = (uint8_t)b64[(v >> 12) & 63];
+                o[2] = i + 1 < n ? (uint8_t)b64[(v >> 6) & 63] : '=';
+                o[3] = '=';
+                o += 4;
+        }
+        return (size_t)(o - start);
 }
 
-/* Base64 body in 76-character lines (57 input bytes each). */
+static void b64_chunk(struct mbuf *b, const uint8_t *s, size_t n)
+{
+        if (!mb_reserve(b, (n + 2) / 3 * 4))
+                return;
+        b->len += b64_line(b->p + b->len, s, n);
+}
+
+/* Base64 body in 76-character lines (57 input bytes each), written in
+ * place after one reservation of its exact size. */
 static void b64_body(struct mbuf *b, const uint8_t *s, size_t n)
 {
+        size_t lines = (n + 56) / 57;
+
+        if (!mb_reserve(b, lines * 78))
+                return;
         for (size_t i = 0; i < n; i += 57) {
-                b64_chunk(b, s + i, MIN((size_t)57, n - i));
-                mb_put(b, "\r\n", 2);
+                uint8_t *o = b->p + b->len;
+                size_t k = b64_line(o, s + i, MIN((size_t)57, n - i));
+
+                o[k] = '\r';
+                o[k + 1] = '\n';
+                b->len += k + 2;
         }
 }
 
@@ -558,9 +602,14 @@ static unsigned transport_headers(struct mbuf *b, const char *s)
                         }
                 }
                 if (keep) {
-                        for (size_t i = 0; i < n; i++)
-                                if (s[i] != '\0')
-                                        mb_put(b, s + i, 1);
+                        /* Copied in runs between the NULs a field may hold. */
+                        for (size_t i = 0; i < n;) {
+                                const char *z = memchr(s + i, '\0', n - i);
+                                size_t k = z ? (size_t)(z - (s + i)) : n - i;
+
+                                mb_put(b, s + i, k);
+                                i += k + (z != NULL);
+                        }
                         mb_put(b, "\r\n", 2);
                 }
                 s = next;
@@ -729,51 +778,112 @@ static int attachment_entity(struct mbuf *b, const struct pst_mime_part *a, unsi
         return 0;
 }
 
-/* A multipart entity around already rendered children.  The boundary is a
- * hash of the children, re-salted in the unlikely case that it occurs in
- * them, so it is both deterministic and safe. */
-static void multipart(struct mbuf *b, const char *subtype, struct mbuf *kids, size_t n)
+/* ---- multiparts -------------------------------------------------------- */
+
+/* A hash of everything m renders from, for boundaries and a derived
+ * Message-ID: it is known before rendering, so each entity is rendered
+ * once, straight into the output. */
+static uint64_t msg_hash(const struct pst_mime_msg *m, unsigned depth)
 {
-        uint64_t h = fnv1a(FNV_INIT, subtype, strlen(subtype));
-        char boundary[48];
+        const char *strs[] = { m->transport_headers, m->from.name, m->from.addr, m->subject,
+                               m->message_id, m->in_reply_to, m->references };
+        uint64_t h = content_hash(HASH_INIT, &depth, sizeof(depth));
 
-        for (size_t i = 0; i < n; i++)
-                h = fnv1a(h, kids[i].p, kids[i].len);
-        for (uint64_t salt = 0;; salt++) {
-                bool clash = false;
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+                if (strs[i])
+                        h = content_hash(h, strs[i], strlen(strs[i]) + 1);
+        for (size_t i = 0; i < m->n_to + m->n_cc + m->n_bcc; i++) {
+                const struct pst_mime_addr *a = i < m->n_to ? &m->to[i]
+                                                : i < m->n_to + m->n_cc ? &m->cc[i - m->n_to]
+                                                                        : &m->bcc[i - m->n_to - m->n_cc];
 
-                snprintf(boundary, sizeof(boundary), "=_pst_%016" PRIx64, h + salt);
-                for (size_t i = 0; i < n && !clash; i++)
-                        clash = kids[i].len && memmem(kids[i].p, kids[i].len, boundary, strlen(boundary));
-                if (!clash)
-                        break;
+                h = content_hash(h, a->name ? a->name : "", a->name ? strlen(a->name) + 1 : 1);
+                h = content_hash(h, a->addr ? a->addr : "", a->addr ? strlen(a->addr) + 1 : 1);
         }
-        mb_str(b, "Content-Type: multipart/");
-        mb_str(b, subtype);
-        mb_str(b, ";\r\n boundary=\"");
-        mb_str(b, boundary);
-        mb_str(b, "\"\r\n\r\n");
-        for (size_t i = 0; i < n; i++) {
-                mb_str(b, "--");
-                mb_str(b, boundary);
-                mb_str(b, "\r\n");
-                mb_put(b, kids[i].p, kids[i].len);
-                /* The CRLF before a boundary belongs to the boundary. */
-                if (!(kids[i].len >= 2 && kids[i].p[kids[i].len - 1] == '\n'))
-                        mb_str(b, "\r\n");
-                mb_str(b, "\r\n");
+        if (m->has_date)
+                h = content_hash(h, &m->date, sizeof(m->date));
+        if (m->body_text)
+                h = content_hash(h, m->body_text, m->body_text_len);
+        h = content_hash(h, "\1", 1);
+        if (m->body_html)
+                h = content_hash(h, m->body_html, m->body_html_len);
+        for (size_t i = 0; i < m->n_parts; i++) {
+                const struct pst_mime_part *a = &m->parts[i];
+                const char *ps[] = { a->filename, a->mime_type, a->content_id };
+
+                for (size_t k = 0; k < ELEMENTSOF(ps); k++)
+                        h = content_hash(h, ps[k] ? ps[k] : "", ps[k] ? strlen(ps[k]) + 1 : 1);
+                h = content_hash(h, &a->is_inline, 1);
+                if (a->message && depth < MIME_MAX_DEPTH) {
+                        uint64_t e = msg_hash(a->message, depth + 1);
+
+                        h = content_hash(h, &e, sizeof(e));
+                } else if (a->data) {
+                        h = content_hash(h, a->data, a->len);
+                }
         }
-        mb_str(b, "--");
-        mb_str(b, boundary);
-        mb_str(b, "--\r\n");
+        return h;
 }
 
-static int collect(struct mbuf *kids, size_t n, int r)
+/* Render child k of a multipart into b. */
+typedef int (*kid_fn)(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth, uint64_t h,
+                      size_t k);
+
+/* Clashes tolerated before giving up: each needs the content to hold the
+ * exact boundary string, so only a file crafted for it gets here. */
+#define MAX_BOUNDARY_TRIES 64u
+
+/* A multipart entity of n children rendered by kid straight into b.  The
+ * boundary comes from h; should a child contain it, the entity is
+ * rendered again with the next one, so it is deterministic and safe. */
+static int multipart(struct mbuf *b, const char *subtype, const struct pst_mime_msg *m,
+                     unsigned depth, uint64_t h, kid_fn kid, size_t n)
 {
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if (kids[i].err < 0)
-                        r = kids[i].err;
-        return r;
+        size_t start = b->len;
+        char boundary[48];
+        int r = 0;
+
+        h = content_hash(h, subtype, strlen(subtype));
+        for (unsigned salt = 0; salt < MAX_BOUNDARY_TRIES; salt++) {
+                size_t blen;
+                bool clash = false;
+
+                b->len = start;
+                blen = (size_t)snprintf(boundary, sizeof(boundary), "=_pst_%016" PRIx64, h + salt);
+                mb_str(b, "Content-Type: multipart/");
+                mb_str(b, subtype);
+                mb_str(b, ";\r\n boundary=\"");
+                mb_str(b, boundary);
+                mb_str(b, "\"\r\n\r\n");
+                for (size_t i = 0; i < n && !clash && r >= 0 && b->err >= 0; i++) {
+                        size_t kstart;
+
+                        mb_str(b, "--");
+                        mb_str(b, boundary);
+                        mb_str(b, "\r\n");
+                        kstart = b->len;
+                        r = kid(b, m, depth, h, i);
+                        if (r < 0 || b->err < 0)
+                                break;
+                        clash = memmem(b->p + kstart, b->len - kstart, boundary, blen) != NULL;
+                        /* The CRLF before a boundary belongs to the boundary. */
+                        if (!(b->len - kstart >= 2 && b->p[b->len - 1] == '\n'))
+                                mb_str(b, "\r\n");
+                        mb_str(b, "\r\n");
+                }
+                if (r < 0)
+                        return r;
+                if (b->err < 0)
+                        return b->err;
+                if (clash)
+                        continue;
+                mb_str(b, "--");
+                mb_str(b, boundary);
+                mb_str(b, "--\r\n");
+                return b->err;
+        }
+        b->len = start;
+        return -EBADMSG;
 }
 
 /* An inline part the HTML refers to by Content-ID. */
@@ -783,90 +893,105 @@ static bool is_related(const struct pst_mime_msg *m, const struct pst_mime_part 
                id_ok(a->content_id, strlen(a->content_id));
 }
 
-/* Render the parts of m selected by related (true: inline, false: the
- * rest) after first, and wrap them all in multipart/subtype. */
-static int wrap_parts(struct mbuf *b, const char *subtype, struct mbuf *first,
-                      const struct pst_mime_msg *m, bool related, unsigned depth)
+/* The k-th part of m with is_related() == related. */
+static const struct pst_mime_part *nth_part(const struct pst_mime_msg *m, bool related, size_t k)
 {
-        struct mbuf *kids = calloc(m->n_parts + 1, sizeof(*kids));
-        size_t nk = 0;
-        int r = 0;
-
-        if (!kids)
-                return -ENOMEM;
-        kids[nk++] = *first;
-        *first = (struct mbuf){};
-        for (size_t i = 0; i < m->n_parts && r >= 0; i++) {
-                if (is_related(m, &m->parts[i]) != related)
-                        continue;
-                r = attachment_entity(&kids[nk], &m->parts[i], depth);
-                nk++;
-        }
-        r = collect(kids, nk, r);
-        if (r >= 0)
-                multipart(b, subtype, kids, nk);
-        for (size_t i = 0; i < nk; i++)
-                mb_done(&kids[i]);
-        free(kids);
-        return r < 0 ? r : b->err;
+        for (size_t i = 0; i < m->n_parts; i++)
+                if (is_related(m, &m->parts[i]) == related && k-- == 0)
+                        return &m->parts[i];
+        return NULL;
 }
 
-/* The body: text and/or HTML (alternative), inline parts that the HTML
- * refers to by Content-ID (related), then attachments (mixed). */
-static int body_entity(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth)
+/* The body tree: mixed (attachments) around related (inline parts the
+ * HTML refers to) around alternative (text and HTML) around the texts. */
+static int text_kid(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth, uint64_t h, size_t k)
 {
-        bool text = m->body_text != NULL, html = m->body_html != NULL;
-        size_t n_related = 0;
-        struct mbuf alt = {}, rel = {};
-        int r = 0;
+        (void)depth;
+        (void)h;
+        if (k == 0)
+                text_entity(b, "plain", m->body_text, m->body_text_len);
+        else
+                text_entity(b, "html", m->body_html, m->body_html_len);
+        return b->err;
+}
 
-        if (text && html) {
-                struct mbuf two[2] = {};
+static int alt_entity(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth, uint64_t h)
+{
+        if (m->body_text && m->body_html)
+                return multipart(b, "alternative", m, depth, h, text_kid, 2);
+        if (m->body_html)
+                text_entity(b, "html", m->body_html, m->body_html_len);
+        else
+                text_entity(b, "plain", m->body_text ? m->body_text : "", m->body_text ? m->body_text_len : 0);
+        return b->err;
+}
 
-                text_entity(&two[0], "plain", m->body_text, m->body_text_len);
-                text_entity(&two[1], "html", m->body_html, m->body_html_len);
-                r = collect(two, 2, 0);
-                if (r >= 0)
-                        multipart(&alt, "alternative", two, 2);
-                mb_done(&two[0]);
-                mb_done(&two[1]);
-        } else if (html) {
-                text_entity(&alt, "html", m->body_html, m->body_html_len);
-        } else {
-                text_entity(&alt, "plain", text ? m->body_text : "", text ? m->body_text_len : 0);
-        }
-        r = r < 0 ? r : alt.err;
+static int related_kid(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth, uint64_t h, size_t k)
+{
+        if (k == 0)
+                return alt_entity(b, m, depth, h);
+        return attachment_entity(b, nth_part(m, true, k - 1), depth);
+}
+
+static int related_entity(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth, uint64_t h)
+{
+        size_t n = 0;
 
         for (size_t i = 0; i < m->n_parts; i++)
-                n_related += is_related(m, &m->parts[i]);
-        if (r >= 0 && n_related > 0) {
-                r = wrap_parts(&rel, "related", &alt, m, true, depth);
-                mb_done(&alt);
-                alt = rel;
-                rel = (struct mbuf){};
+                n += is_related(m, &m->parts[i]);
+        if (n > 0)
+                return multipart(b, "related", m, depth, h, related_kid, n + 1);
+        return alt_entity(b, m, depth, h);
+}
+
+static int mixed_kid(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth, uint64_t h, size_t k)
+{
+        if (k == 0)
+                return related_entity(b, m, depth, h);
+        return attachment_entity(b, nth_part(m, false, k - 1), depth);
+}
+
+static int body_entity(struct mbuf *b, const struct pst_mime_msg *m, unsigned depth, uint64_t h)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < m->n_parts; i++)
+                n += !is_related(m, &m->parts[i]);
+        if (n > 0)
+                return multipart(b, "mixed", m, depth, h, mixed_kid, n + 1);
+        return related_entity(b, m, depth, h);
+}
+
+/* About how many bytes m renders to, to allocate the output once. */
+static size_t estimate(const struct pst_mime_msg *m, unsigned depth)
+{
+        uint64_t n = 4096 + (m->transport_headers ? strlen(m->transport_headers) : 0) +
+                     (uint64_t)m->body_text_len * 3 / 2 + (uint64_t)m->body_html_len * 3 / 2 +
+                     256 * (m->n_to + m->n_cc + m->n_bcc);
+
+        for (size_t i = 0; i < m->n_parts; i++) {
+                const struct pst_mime_part *a = &m->parts[i];
+
+                if (a->message && depth < MIME_MAX_DEPTH)
+                        n += estimate(a->message, depth + 1);
+                else if (a->data)
+                        n += (uint64_t)(a->len + 56) / 57 * 78;
+                n += 512;
         }
-        if (r >= 0 && m->n_parts > n_related)
-                r = wrap_parts(b, "mixed", &alt, m, false, depth);
-        else if (r >= 0)
-                mb_put(b, alt.p, alt.len);
-        mb_done(&alt);
-        return r < 0 ? r : b->err;
+        return (size_t)MIN(n, (uint64_t)PST_MIME_MAX_OUT);
 }
 
 static int render_message(const struct pst_mime_msg *m, unsigned depth, struct mbuf *out)
 {
-        struct mbuf body = {};
+        uint64_t h;
         unsigned seen = 0;
         bool synth;
-        int r;
 
         if (depth > MIME_MAX_DEPTH)
                 return -EFBIG;
-        r = body_entity(&body, m, depth);
-        if (r < 0) {
-                mb_done(&body);
-                return r;
-        }
+        h = msg_hash(m, depth);
+        if (!mb_reserve(out, estimate(m, depth)))
+                return out->err;
 
         if (m->transport_headers)
                 seen = transport_headers(out, m->transport_headers);
@@ -882,23 +1007,23 @@ static int render_message(const struct pst_mime_msg *m, unsigned depth, struct m
         if (!(seen & SEEN_DATE) && m->has_date)
                 hdr_date(out, m->date);
         if (!(seen & SEEN_SUBJECT) && m->subject) {
-                struct hdr h;
+                struct hdr hd;
 
-                hdr_begin(&h, out, "Subject");
-                hdr_text(&h, m->subject);
-                hdr_end(&h);
+                hdr_begin(&hd, out, "Subject");
+                hdr_text(&hd, m->subject);
+                hdr_end(&hd);
         }
         if (!(seen & SEEN_MSGID)) {
                 size_t before = out->len;
 
                 hdr_ids(out, "Message-ID", m->message_id);
-                if (out->len == before) {
+                if (out->len == before && out->err >= 0) {
                         char id[64];
 
-                        /* From the headers so far and the body: messages
+                        /* From everything the message renders from: messages
                          * that differ in any rendered byte differ here. */
                         snprintf(id, sizeof(id), "Message-ID: <%016" PRIx64 "@pstream.invalid>\r\n",
-                                 fnv1a(fnv1a(FNV_INIT, out->p, out->len), body.p, body.len));
+                                 content_hash(h, out->p, out->len));
                         mb_str(out, id);
                 }
         }
@@ -907,9 +1032,9 @@ static int render_message(const struct pst_mime_msg *m, unsigned depth, struct m
                 hdr_ids(out, "References", m->references);
         }
         mb_str(out, "MIME-Version: 1.0\r\n");
-        mb_put(out, body.p, body.len);
-        mb_done(&body);
-        return out->err;
+        if (out->err < 0)
+                return out->err;
+        return body_entity(out, m, depth, h);
 }
 
 int pst_mime_render(const struct pst_mime_msg *m, uint8_t **ret, size_t *ret_len)
