@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
  * workers; larger ones are read on demand into each worker's bounded
  * decoder cache, so memory stays bounded whatever the file's size. */
 #define IMAGE_MAX (2 * GIB)
+#define HUGE_PAGE (2 * MIB)
 /* A folder name component is cut at this many bytes of UTF-8. */
 #define NAME_MAX_BYTES 200u
 #define ORPHANS_DIR "_orphans"
@@ -665,15 +667,24 @@ static void job_skip(struct job *j, int r, const char *what, const struct pst_di
         j->offset = d ? d->offset : 0;
 }
 
-static void export_one(struct xfile *x, struct pst_file *pf, struct feeder *fd, struct job *j)
+/* What one worker keeps from one message to the next. */
+struct worker_state {
+        struct pst_file *pf;
+        struct feeder fd;
+        uint8_t *out; /* the .eml being written, reused */
+        size_t out_cap;
+};
+
+static void export_one(struct xfile *x, struct worker_state *ws, struct job *j)
 {
+        struct pst_file *pf = ws->pf;
+        struct feeder *fd = &ws->fd;
         const char *dir = j->folder == ORPHAN ? ORPHANS_DIR : x->folders[j->folder].path;
         struct pst_diag diag = {};
         struct pst_msg *m = NULL;
         const struct pst_problem *pr;
         struct pst_want want;
         char name[32];
-        uint8_t *eml = NULL;
         size_t len, n;
         int r;
 
@@ -702,20 +713,19 @@ static void export_one(struct xfile *x, struct pst_file *pf, struct feeder *fd, 
                 job_skip(j, r, "report", NULL);
                 goto out;
         }
-        r = pst_msg_render(m, &eml, &len);
+        r = pst_msg_render_into(m, &ws->out, &ws->out_cap, &len);
         if (r < 0) {
                 job_skip(j, r, "render", NULL);
                 goto out;
         }
         snprintf(name, sizeof(name), "%08" PRIx32 ".eml", j->nid);
-        r = write_file(x->rootfd, dir, name, eml, len);
+        r = write_file(x->rootfd, dir, name, ws->out, len);
         if (r < 0) {
                 job_skip(j, r, "write", NULL);
                 goto out;
         }
         j->ok = true;
 out:
-        free(eml);
         pst_msg_free(m);
 }
 
@@ -728,12 +738,11 @@ static void *worker_main(void *arg)
 {
         struct worker *w = arg;
         struct xfile *x = w->x;
-        struct feeder fd = { .fd = x->fd };
-        struct pst_file *pf = NULL;
+        struct worker_state ws = { .fd = { .fd = x->fd } };
         struct pst_diag diag = {};
         int r;
 
-        r = decoder_new(x, &pf, &diag);
+        r = decoder_new(x, &ws.pf, &diag);
         for (;;) {
                 size_t i = atomic_fetch_add(&x->next, 1);
 
@@ -743,11 +752,12 @@ static void *worker_main(void *arg)
                 if (r < 0)
                         job_skip(&x->jobs[i], r, "decoder", &diag);
                 else
-                        export_one(x, pf, &fd, &x->jobs[i]);
+                        export_one(x, &ws, &x->jobs[i]);
                 atomic_fetch_add(&x->done, 1);
         }
-        pst_file_free(pf);
-        free(fd.buf);
+        pst_file_free(ws.pf);
+        free(ws.fd.buf);
+        free(ws.out);
         pthread_mutex_lock(&x->lock);
         x->running--;
         pthread_cond_signal(&x->cond);
@@ -951,9 +961,11 @@ static int xfile_open(struct xfile *x, const char *path, struct pst_diag *diag)
                 return r;
         if (x->size > IMAGE_MAX)
                 return 0;
-        x->image = malloc(MAX(x->size, (uint64_t)1));
-        if (!x->image)
+        /* Huge pages where the kernel allows them: reading 14 MB into 4 KiB
+         * pages spent more in page faults than in copying. */
+        if (posix_memalign((void **)&x->image, HUGE_PAGE, ALIGN_UP(MAX(x->size, (uint64_t)1), HUGE_PAGE)) != 0)
                 return -ENOMEM;
+        (void)madvise(x->image, ALIGN_UP(MAX(x->size, (uint64_t)1), HUGE_PAGE), MADV_HUGEPAGE);
         n = io_pread_full(x->fd, x->image, x->size, 0);
         if (n < 0 || (uint64_t)n != x->size) {
                 snprintf(diag->msg, sizeof(diag->msg), "cannot read the whole file: %s",

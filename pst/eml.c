@@ -682,19 +682,36 @@ static int build(struct build *b, const struct pst_msg *m, unsigned depth, struc
         return r;
 }
 
-int pst_msg_render(const struct pst_msg *m, uint8_t **ret, size_t *ret_len)
+int pst_msg_render_into(const struct pst_msg *m, uint8_t **buf, size_t *cap, size_t *ret_len)
 {
         struct pst_arena a = { .budget = UINT64_MAX };
         struct build b = { .c = { .a = &a }, .a = &a };
         struct pst_mime_msg mm;
         int r;
 
-        if (!m || !ret || !ret_len)
+        if (!m || !buf || !cap || !ret_len)
                 return -EINVAL;
         r = build(&b, m, 0, &mm);
         if (r == 0)
-                r = pst_mime_render(&mm, ret, ret_len);
+                r = pst_mime_render_into(&mm, buf, cap, ret_len);
         conv_done(&b.c);
         pst_arena_done(&a);
         return r;
+}
+
+int pst_msg_render(const struct pst_msg *m, uint8_t **ret, size_t *ret_len)
+{
+        uint8_t *buf = NULL;
+        size_t cap = 0;
+        int r;
+
+        if (!ret || !ret_len)
+                return -EINVAL;
+        r = pst_msg_render_into(m, &buf, &cap, ret_len);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        *ret = buf;
+        return 0;
 }

@@ -130,6 +130,7 @@ static uint64_t content_hash(uint64_t h, const void *data, size_t n)
 static bool mb_reserve(struct mbuf *b, size_t n)
 {
         uint8_t *p;
+        size_t cap;
 
         if (b->err < 0)
                 return false;
@@ -139,13 +140,15 @@ static bool mb_reserve(struct mbuf *b, size_t n)
         }
         if (b->len + n <= b->cap)
                 return true;
-        p = realloc(b->p, b->len + n);
+        /* Geometric, so a buffer reused for many messages settles. */
+        cap = MAX(b->len + n, MIN(2 * b->cap, (size_t)PST_MIME_MAX_OUT + 1));
+        p = realloc(b->p, cap);
         if (!p) {
                 b->err = -ENOMEM;
                 return false;
         }
         b->p = p;
-        b->cap = b->len + n;
+        b->cap = cap;
         return true;
 }
 
@@ -154,7 +157,7 @@ static bool mb_reserve(struct mbuf *b, size_t n)
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Encode n (< 58) bytes into o; returns the characters written. */
-static size_t b64_line(uint8_t *o, const uint8_t *s, size_t n)
+static size_t b64_line_scalar(uint8_t *o, const uint8_t *s, size_t n)
 {
         uint8_t *start = o;
         size_t i = 0;
@@ -180,11 +183,58 @@ static size_t b64_line(uint8_t *o, const uint8_t *s, size_t n)
         return (size_t)(o - start);
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* SSSE3: 12 input bytes to 16 characters per step (the multiply-shift
+ * and shuffle-table method of Muła and Lemire, "Faster Base64 Encoding
+ * and Decoding Using AVX2 Instructions", 2018).  Reads 16 bytes for 12,
+ * so it stops while 16 remain and leaves the rest to the scalar code. */
+__attribute__((target("ssse3"))) static size_t b64_line_ssse3(uint8_t *o, const uint8_t *s, size_t n)
+{
+        const __m128i shuf = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
+        const __m128i lut = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                          '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62,
+                                          '/' - 63, 'A', 0, 0);
+        size_t i = 0, k = 0;
+
+        for (; i + 16 <= n; i += 12, k += 16) {
+                __m128i in = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + i)), shuf);
+                __m128i t0 = _mm_and_si128(in, _mm_set1_epi32(0x0fc0fc00));
+                __m128i t1 = _mm_mulhi_epu16(t0, _mm_set1_epi32(0x04000040));
+                __m128i t2 = _mm_and_si128(in, _mm_set1_epi32(0x003f03f0));
+                __m128i t3 = _mm_mullo_epi16(t2, _mm_set1_epi32(0x01000010));
+                __m128i idx = _mm_or_si128(t1, t3);
+                __m128i r = _mm_subs_epu8(idx, _mm_set1_epi8(51));
+                __m128i less = _mm_cmpgt_epi8(_mm_set1_epi8(26), idx);
+
+                r = _mm_or_si128(r, _mm_and_si128(less, _mm_set1_epi8(13)));
+                r = _mm_add_epi8(_mm_shuffle_epi8(lut, r), idx);
+                _mm_storeu_si128((__m128i *)(o + k), r);
+        }
+        return k + b64_line_scalar(o + k, s + i, n - i);
+}
+
+typedef size_t (*b64_line_fn)(uint8_t *o, const uint8_t *s, size_t n);
+
+static b64_line_fn b64_line_pick(void)
+{
+        return __builtin_cpu_supports("ssse3") ? b64_line_ssse3 : b64_line_scalar;
+}
+#else
+typedef size_t (*b64_line_fn)(uint8_t *o, const uint8_t *s, size_t n);
+
+static b64_line_fn b64_line_pick(void)
+{
+        return b64_line_scalar;
+}
+#endif
+
 static void b64_chunk(struct mbuf *b, const uint8_t *s, size_t n)
 {
         if (!mb_reserve(b, (n + 2) / 3 * 4))
                 return;
-        b->len += b64_line(b->p + b->len, s, n);
+        b->len += b64_line_scalar(b->p + b->len, s, n);
 }
 
 /* Base64 body in 76-character lines (57 input bytes each), written in
@@ -192,6 +242,7 @@ static void b64_chunk(struct mbuf *b, const uint8_t *s, size_t n)
 static void b64_body(struct mbuf *b, const uint8_t *s, size_t n)
 {
         size_t lines = (n + 56) / 57;
+        b64_line_fn b64_line = b64_line_pick();
 
         if (!mb_reserve(b, lines * 78))
                 return;
@@ -1037,22 +1088,39 @@ static int render_message(const struct pst_mime_msg *m, unsigned depth, struct m
         return body_entity(out, m, depth, h);
 }
 
-int pst_mime_render(const struct pst_mime_msg *m, uint8_t **ret, size_t *ret_len)
+int pst_mime_render_into(const struct pst_mime_msg *m, uint8_t **buf, size_t *cap, size_t *ret_len)
 {
-        struct mbuf out = {};
+        struct mbuf out;
         int r;
 
-        if (!m || !ret || !ret_len)
+        if (!m || !buf || !cap || !ret_len)
                 return -EINVAL;
+        out = (struct mbuf){ .p = *buf, .cap = *buf ? *cap : 0 };
         r = render_message(m, 0, &out);
         if (r >= 0)
                 mb_put(&out, "", 1); /* a NUL, not counted */
         r = r < 0 ? r : out.err;
+        *buf = out.p;
+        *cap = out.cap;
+        if (r < 0)
+                return r;
+        *ret_len = out.len - 1;
+        return 0;
+}
+
+int pst_mime_render(const struct pst_mime_msg *m, uint8_t **ret, size_t *ret_len)
+{
+        uint8_t *buf = NULL;
+        size_t cap = 0;
+        int r;
+
+        if (!ret || !ret_len)
+                return -EINVAL;
+        r = pst_mime_render_into(m, &buf, &cap, ret_len);
         if (r < 0) {
-                mb_done(&out);
+                free(buf);
                 return r;
         }
-        *ret = out.p;
-        *ret_len = out.len - 1;
+        *ret = buf;
         return 0;
 }

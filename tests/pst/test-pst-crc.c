@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * test-pst-crc.c - the PST CRC-32: check values, the zlib identity
- * (pst_crc32 == crc32(~0, d, n) ^ ~0), running use, and the slicing path
- * against a bitwise reference at every alignment and tail length.
+ * (pst_crc32 == crc32(~0, d, n) ^ ~0), running use, and the slicing and
+ * carry-less multiplication paths against a bitwise reference at every
+ * alignment and tail length.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -77,6 +78,24 @@ static void test_zlib_identity(void **state)
                 assert_int_equal(pst_crc32(0, buf + 3, n), crc_zlib(buf + 3, n));
 }
 
+/* Lengths around the 64-byte threshold and 16-byte steps of the folding
+ * path, with a running (non-zero) CRC coming in. */
+static void test_folding(void **state)
+{
+        uint8_t buf[1200 + 8];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(buf); i++)
+                buf[i] = (uint8_t)rnd();
+        for (size_t off = 0; off < 8; off += 3)
+                for (size_t n = 48; n <= 1200; n += (n < 200 ? 1 : 7)) {
+                        uint32_t seed = pst_crc32(0, buf + off, 5);
+
+                        assert_int_equal(pst_crc32(0, buf + off, n), crc_bitwise(buf + off, n));
+                        assert_int_equal(pst_crc32(seed, buf + off + 5, n - 5), crc_bitwise(buf + off, n));
+                }
+}
+
 static void test_running(void **state)
 {
         uint8_t buf[1000];
@@ -97,6 +116,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_vectors),
                 cmocka_unit_test(test_zlib_identity),
+                cmocka_unit_test(test_folding),
                 cmocka_unit_test(test_running),
         };
 

@@ -34,6 +34,16 @@ static void test_permute(void **state)
         pst_permute_decode(b, sizeof(b));
         for (int i = 0; i < 256; i++)
                 assert_int_equal(b[i], i);
+        /* Every length and alignment around the 64-byte vector path. */
+        for (size_t off = 0; off < 3; off++)
+                for (size_t n = 0; n + off <= sizeof(b); n += 13) {
+                        for (int i = 0; i < 256; i++)
+                                b[i] = (uint8_t)(i * 37 + 11);
+                        pst_permute_encode(b + off, n);
+                        pst_permute_decode(b + off, n);
+                        for (int i = 0; i < 256; i++)
+                                assert_int_equal(b[i], (uint8_t)(i * 37 + 11));
+                }
 }
 
 static void test_cyclic(void **state)

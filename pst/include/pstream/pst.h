@@ -312,6 +312,13 @@ struct pst_mime_msg {
  * embedded messages nested deeper than 16; -ENOMEM; -EINVAL for NULLs. */
 int pst_mime_render(const struct pst_mime_msg *m, uint8_t **ret, size_t *ret_len);
 
+/* The same into a buffer the caller keeps from one call to the next: *buf
+ * (malloc'd, or NULL) of *cap bytes is grown with realloc() as needed and
+ * stays the caller's, on failure too; on success it holds *ret_len bytes
+ * and a NUL.  Reusing one buffer for many messages spares the page faults
+ * of fresh memory for every one. */
+int pst_mime_render_into(const struct pst_mime_msg *m, uint8_t **buf, size_t *cap, size_t *ret_len);
+
 /* ---- the item model: properties, messages (message.c, write.c) -------- */
 
 /* Property types ([MS-OXCDATA] 2.11.1).  PST_PT_MV marks a multi-valued
@@ -461,6 +468,8 @@ size_t pst_prop_utf8(const struct pst_prop *p, unsigned cp, char *out, size_t ou
  * listing their other named and tagged text properties.  Same returns as
  * pst_mime_render(). */
 int pst_msg_render(const struct pst_msg *m, uint8_t **ret, size_t *ret_len);
+/* The same into a reusable buffer, as pst_mime_render_into(). */
+int pst_msg_render_into(const struct pst_msg *m, uint8_t **buf, size_t *cap, size_t *ret_len);
 
 /* ---- orphans (ndb.c) -------------------------------------------------- */
 
