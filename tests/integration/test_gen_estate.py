@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench/gen-estate against its own manifest, pstream's reader and two
+independent readers.
+
+Fast (suite integration): a small estate (several mailboxes, duplicates,
+whole-file copies, passwords, permute encoding, damaged files) generated
+twice with different thread counts must be byte-identical; the manifest must
+describe the tree (sizes, copies, total within 5 % of --size); `pstream
+inspect --json` must find every file's messages, attachments, folders,
+encoding and password flag, and report each damaged file's damage;
+pffexport and readpst must export the messages and attachments the
+manifest lists from uncorrupted files.
+
+Slow (`slow` argument, suite slow): one generated PST of at least 2 GiB,
+read by pffexport and readpst (and pstream inspect) with counts equal to the
+manifest; the times are printed.
+
+Usage: test_gen_estate.py GEN_ESTATE PSTREAM [slow]
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+def gen(t, exe, out, args, label, timeout):
+    argv = [exe, "--out", out] + args
+    t0 = time.monotonic()
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - t0
+    print(f"# {label}: {' '.join(argv)}: rc {p.returncode}, {wall:.1f} s; {p.stderr.strip()}")
+    t.require(p.returncode == 0, f"{label}: gen-estate exits 0: {p.stderr[-1500:]}")
+    with open(os.path.join(out, "manifest.json")) as f:
+        return json.load(f), wall
+
+
+def inspect(exe, path, timeout=600):
+    p = subprocess.run([exe, "inspect", "--json", path], capture_output=True, text=True,
+                       timeout=timeout)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        doc = None
+    return p.returncode, doc, p.stderr
+
+
+def user_folders(doc):
+    """Folders below the IPM subtree (what gen-estate created)."""
+    folders = doc.get("folders", [])
+    top = [f for f in folders if f.get("ipm_subtree")]
+    if not top:
+        return None
+    below, frontier = 0, {top[0]["nid"]}
+    for f in folders:  # depth-first order: parents come first
+        if f["parent"] in frontier:
+            frontier.add(f["nid"])
+            below += 1
+    return below
+
+
+def tree_files(root):
+    out = {}
+    for d, _, files in os.walk(root):
+        for n in files:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = p
+    return out
+
+
+def pffexport_counts(src, target, timeout):
+    """(messages, attachments) pffexport exports: Message%05d directories
+    outside attachments, and the entries of their Attachments directories."""
+    p = subprocess.run(["pffexport", "-q", "-t", target, src], capture_output=True, text=True,
+                       timeout=timeout)
+    msgs = atts = 0
+    for d, dirs, files in os.walk(target + ".export"):
+        parts = os.path.relpath(d, target + ".export").split(os.sep)
+        if "Attachments" in parts:
+            continue
+        for n in dirs:
+            if re.fullmatch(r"Message\d{5}", n):
+                msgs += 1
+                a = os.path.join(d, n, "Attachments")
+                if os.path.isdir(a):
+                    atts += len(os.listdir(a))
+    return p.returncode, msgs, atts
+
+
+def readpst_counts(src, target, timeout):
+    """(messages, attachments) readpst -S writes: a file per message named by
+    its number, and its attachments as NUMBER-NAME."""
+    os.makedirs(target)
+    p = subprocess.run(["readpst", "-S", "-D", "-q", "-o", target, src], capture_output=True,
+                       text=True, timeout=timeout)
+    msgs = atts = 0
+    for _d, _, files in os.walk(target):
+        for n in files:
+            if re.fullmatch(r"\d+", n):
+                msgs += 1
+            elif re.fullmatch(r"\d+-.*", n):
+                atts += 1
+    return p.returncode, msgs, atts
+
+
+def check_manifest(t, out, m, size):
+    files = m["files"]
+    on_disk = tree_files(out)
+    listed = {f["path"] for f in files}
+    t.check(set(on_disk) - {"manifest.json"} == listed,
+            f"the tree holds exactly the listed files: extra {sorted(set(on_disk) - listed)[:5]}, "
+            f"missing {sorted(listed - set(on_disk))[:5]}")
+    total = 0
+    for f in files:
+        p = os.path.join(out, f["path"])
+        if not t.check(os.path.isfile(p), f"{f['path']} exists"):
+            continue
+        total += os.path.getsize(p)
+        t.check(os.path.getsize(p) == f["size"],
+                f"{f['path']}: size {os.path.getsize(p)} == manifest {f['size']}")
+        t.check(re.fullmatch(r"shares/[^/]+/users/[^/]+/[^/]+\.pst", f["path"]) is not None,
+                f"{f['path']}: shares/<share>/users/<user>/<name>.pst")
+        if f["copy_of"]:
+            t.check(harness.xxh3_128_file(p) == harness.xxh3_128_file(os.path.join(out, f["copy_of"])),
+                    f"{f['path']}: byte-identical to {f['copy_of']}")
+    t.check(total == m["total_size"], f"total_size {m['total_size']} is the sum {total}")
+    t.check(abs(total - size) <= size * 0.05,
+            f"total {total} within 5 % of --size {size} ({100 * total / size:.1f} %)")
+    by_mb = {}
+    for f in files:
+        by_mb.setdefault(f["mailbox"], []).append(f)
+    for mb in m["mailboxes"]:
+        own = by_mb.get(mb["name"], [])
+        written = sum(f["messages"] for f in own if not f["copy_of"])
+        t.check(mb["messages"] == written and len(own) == mb["files"],
+                f"mailbox {mb['name']}: {mb['files']} files, {mb['messages']} messages "
+                f"== its files' ({len(own)}, {written})")
+        t.check(len(mb["items"]) == mb["unique_items"] == len(set(mb["items"])) <= written,
+                f"mailbox {mb['name']}: {mb['unique_items']} unique item hashes, distinct, "
+                f"at most the {written} messages")
+    return by_mb
+
+
+def check_inspect(t, pstream, out, m):
+    for f in m["files"]:
+        p = os.path.join(out, f["path"])
+        rc, doc, err = inspect(pstream, p)
+        c = f["corrupt"]
+        if c is None:
+            if not t.check(rc == 0 and doc, f"{f['path']}: inspect exits 0 with JSON: rc {rc} {err[-500:]}"):
+                continue
+            tot = doc["totals"]
+            t.check((tot["messages"], tot["attachments"], tot["embedded"]) ==
+                    (f["messages"], f["attachments"], f["embedded"]),
+                    f"{f['path']}: inspect messages/attachments/embedded "
+                    f"{tot['messages']}/{tot['attachments']}/{tot['embedded']} == manifest "
+                    f"{f['messages']}/{f['attachments']}/{f['embedded']}")
+            t.check(doc["problems_total"] == 0, f"{f['path']}: no problem: {doc['problems'][:3]}")
+            t.check(doc["encryption"] == f["crypt"],
+                    f"{f['path']}: encryption {doc['encryption']} == {f['crypt']}")
+            t.check(doc.get("password") == f["password"],
+                    f"{f['path']}: password flag {doc.get('password')} == {f['password']}")
+            t.check(user_folders(doc) == f["folders"],
+                    f"{f['path']}: {user_folders(doc)} folders below the IPM subtree == {f['folders']}")
+            continue
+        # A damaged file: the damage must be reported, naming where it is.
+        problems = doc["problems"] if doc else []
+        text = err + " ".join(pr["message"] for pr in problems)
+        if c["kind"] == "block-crc":
+            hit = [pr for pr in problems if pr["nid"] == c["nid"]]
+            t.check(rc in (0, 1) and doc and hit and "CRC" in " ".join(pr["message"] for pr in hit).upper(),
+                    f"{f['path']}: a CRC problem at message node 0x{c['nid']:x} "
+                    f"(block at {c['offset']}): rc {rc}, {problems[:3]} {err[-300:]}")
+            if doc:
+                t.check(doc["totals"]["messages"] == f["messages"] - 1,
+                        f"{f['path']}: only the damaged message is lost: "
+                        f"{doc['totals']['messages']} == {f['messages']} - 1")
+        elif c["kind"] == "truncated":
+            t.check((rc != 0 or problems) and re.search(r"(?i)beyond|past|eof|truncat|short", text),
+                    f"{f['path']}: truncation at {c['offset']} reported: rc {rc}, {text[-400:]}")
+        elif c["kind"] == "btree-cycle":
+            t.check((rc != 0 or problems) and re.search(r"(?i)cycle|loop|depth|twice", text),
+                    f"{f['path']}: B-tree cycle at page {c['offset']} reported: rc {rc}, {text[-400:]}")
+        else:
+            t.check(False, f"{f['path']}: unknown corruption kind {c['kind']}")
+
+
+def check_other_readers(t, out, m, picks, timeout):
+    for f in picks:
+        p = os.path.join(out, f["path"])
+        tag = os.path.basename(f["path"]).replace(" ", "_")
+        t0 = time.monotonic()
+        rc, msgs, atts = pffexport_counts(p, os.path.join(t.tmp, f"pff-{tag}"), timeout)
+        t1 = time.monotonic()
+        t.check(rc == 0 and (msgs, atts) == (f["messages"], f["attachments"]),
+                f"{f['path']} ({f['crypt']}, password {f['password']}): pffexport rc {rc}, "
+                f"{msgs} messages, {atts} attachments == manifest {f['messages']}, {f['attachments']}")
+        rc2, msgs2, atts2 = readpst_counts(p, os.path.join(t.tmp, f"rp-{tag}"), timeout)
+        t2 = time.monotonic()
+        t.check(rc2 == 0 and (msgs2, atts2) == (f["messages"], f["attachments"]),
+                f"{f['path']}: readpst rc {rc2}, {msgs2} messages, {atts2} attachments == "
+                f"manifest {f['messages']}, {f['attachments']}")
+        print(f"# {f['path']} ({f['size']} bytes): pffexport {t1 - t0:.1f} s, readpst {t2 - t1:.1f} s")
+        shutil.rmtree(os.path.join(t.tmp, f"pff-{tag}.export"), ignore_errors=True)
+        shutil.rmtree(os.path.join(t.tmp, f"rp-{tag}"), ignore_errors=True)
+
+
+def corpus_args():
+    args = []
+    d = os.environ.get("PSTREAM_CORPUS")
+    if d and os.path.isdir(d):
+        args += ["--corpus", d]
+    e = os.path.join(harness.node_modules(), "pst-extractor", "example", "testdata", "enron.pst")
+    if os.path.isfile(e):
+        args += ["--corpus", e]
+    return args
+
+
+def fast(t, exe, pstream):
+    size = 6 * MiB
+    base = ["--size", str(size), "--mailboxes", "5", "--files-per-mailbox", "3", "--seed", "11",
+            "--dup-rate", "0.3", "--copy-rate", "0.25", "--corrupt-rate", "0.3",
+            "--password-rate", "0.3", "--permute-rate", "0.4", "--embedded-rate", "0.05"]
+    base += corpus_args()
+    a, b = t.path("a"), t.path("b")
+    m, _ = gen(t, exe, a, base + ["--jobs", "2"], "estate (2 jobs)", 300)
+    m2, _ = gen(t, exe, b, base + ["--jobs", "1"], "estate again (1 job)", 300)
+    t.check(m == m2, "the same seed gives the same manifest whatever --jobs")
+    fa, fb = tree_files(a), tree_files(b)
+    t.check(sorted(fa) == sorted(fb) and all(
+        harness.xxh3_128_file(fa[k]) == harness.xxh3_128_file(fb[k]) for k in fa if k in fb),
+        "the same seed gives byte-identical files")
+    shutil.rmtree(b)
+
+    files = m["files"]
+    t.check(len(files) == 15, f"5 mailboxes x 3 files listed: {len(files)}")
+    kinds = {f["corrupt"]["kind"] for f in files if f["corrupt"]}
+    t.check(any(f["copy_of"] for f in files), "some file is a whole-file copy")
+    t.check(any(f["password"] for f in files), "some file has a password")
+    t.check({f["crypt"] for f in files} == {"none", "permute"}, "both encodings are present")
+    t.check(kinds == {"block-crc", "truncated", "btree-cycle"},
+            f"every kind of damage is present: {kinds}")
+    t.check(any(mb["unique_items"] < mb["messages"] for mb in m["mailboxes"]),
+            "some mailbox repeats items across its files")
+    t.check(sum(f["attachments"] for f in files) > 0 and sum(f["embedded"] for f in files) > 0,
+            "attachments and embedded messages are present")
+    check_manifest(t, a, m, size)
+    check_inspect(t, pstream, a, m)
+
+    clean = [f for f in files if not f["corrupt"] and not f["copy_of"]]
+    picks = []
+    for want in (lambda f: f["crypt"] == "permute", lambda f: f["password"],
+                 lambda f: f["crypt"] == "none"):
+        for f in clean:
+            if want(f) and f not in picks:
+                picks.append(f)
+                break
+    if not shutil.which("pffexport") or not shutil.which("readpst"):
+        raise harness.Skip("pffexport or readpst missing (apt pff-tools pst-utils)")
+    check_other_readers(t, a, m, picks[:2], 300)
+
+
+def slow(t, exe, pstream):
+    size = 2 * GiB + 64 * MiB
+    out = t.path("big")
+    m, wall = gen(t, exe, out, ["--size", str(size), "--mailboxes", "1", "--files-per-mailbox", "1",
+                                "--seed", "5", "--dup-rate", "0", "--permute-rate", "1",
+                                "--password-rate", "1", "--embedded-rate", "0.02"] + corpus_args(),
+                  "2 GiB PST", 1800)
+    f = m["files"][0]
+    t.require(f["size"] >= 2 * GiB, f"one PST of at least 2 GiB: {f['size']}")
+    print(f"# generated {f['size']} bytes, {f['messages']} messages, {f['attachments']} "
+          f"attachments in {wall:.1f} s")
+    t0 = time.monotonic()
+    check_inspect(t, pstream, out, m)
+    print(f"# pstream inspect: {time.monotonic() - t0:.1f} s")
+    if not shutil.which("pffexport") or not shutil.which("readpst"):
+        raise harness.Skip("pffexport or readpst missing (apt pff-tools pst-utils)")
+    check_other_readers(t, out, m, [f], 1800)
+
+
+def main():
+    with harness.Test("gen-estate") as t:
+        if len(sys.argv) < 3 or not os.access(sys.argv[1], os.X_OK):
+            raise harness.Skip("usage: test_gen_estate.py GEN_ESTATE PSTREAM [slow]")
+        exe, pstream = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+        if len(sys.argv) > 3 and sys.argv[3] == "slow":
+            slow(t, exe, pstream)
+        else:
+            fast(t, exe, pstream)
+
+
+main()
