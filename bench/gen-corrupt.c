@@ -231,13 +231,18 @@ int gen_corrupt_file(int fd, enum gen_corrupt_kind kind, struct gen_rng *rng,
         case GEN_CORRUPT_BLOCK_CRC:
                 r = corrupt_block(fd, hdr, rng, &c);
                 break;
-        case GEN_CORRUPT_TRUNCATE:
-                /* Keep 50-95 % of it, like a copy that was interrupted. */
-                c.offset = (uint64_t)st.st_size / 2 +
-                           gen_rng_below(rng, (uint64_t)st.st_size * 45 / 100 + 1);
+        case GEN_CORRUPT_TRUNCATE: {
+                /* Keep 50-95 % of what was written, like an interrupted
+                 * copy: the end of the file may be padding, but the B-tree
+                 * roots, written last, mark the end of the data. */
+                uint64_t end = MAX(get_le64(hdr + HDR_NBT_IB), get_le64(hdr + HDR_BBT_IB)) + PAGE;
+
+                end = MIN(end, (uint64_t)st.st_size);
+                c.offset = end / 2 + gen_rng_below(rng, end * 45 / 100 + 1);
                 if (ftruncate(fd, (off_t)c.offset) < 0)
                         r = -errno;
                 break;
+        }
         case GEN_CORRUPT_BT_CYCLE:
                 r = corrupt_cycle(fd, hdr, rng, &c);
                 break;

@@ -34,6 +34,13 @@
 #define MAX_MAILBOXES 100000u
 #define MAX_FILES_PER_MAILBOX 1000u
 #define MAX_CORPUS_PATHS 64u
+/* Sizes: the writer's files are whole allocation-map regions of 253,952
+ * bytes past the first 0x4400; an empty PST is one region.  A file's size is
+ * estimated from its items' bytes times rho (what the writer adds: block
+ * trailers, heaps, tables, B-trees), learnt from the mailbox's files. */
+#define PSTW_REGION 253952u
+#define PST_EMPTY_EST (0x4400u + 16 * KIB)
+#define RHO_START 1.05
 /* Draws of an item that does not fit the file before the file is closed. */
 #define MAX_MISFITS 16u
 
@@ -50,8 +57,12 @@ struct options {
         size_t n_corpus;
 };
 
+/* Folders a mailbox has: the writer's standard ones are not counted. */
+#define MAX_FOLDERS 24u
+
 struct file_rec {
         char *path; /* relative to --out */
+        uint32_t folder_msgs[MAX_FOLDERS]; /* messages per folder of the layout */
         uint64_t size;
         uint64_t messages, attachments, embedded, attach_bytes;
         unsigned folders;
@@ -72,8 +83,18 @@ struct hashset {
         size_t n_slot;
 };
 
+/* The mailbox's folder tree: the same in each of its files, so that an
+ * item repeated in another file sits in the folder of the same path.  The
+ * writer adds Deleted Items and Search Root itself. */
+struct layout {
+        const char *name[MAX_FOLDERS];
+        int parent[MAX_FOLDERS]; /* index, -1: top of the IPM subtree */
+        unsigned n;
+};
+
 struct mailbox {
         unsigned index;
+        struct layout layout;
         const struct gen_person *owner;
         const char *share;
         uint64_t budget;
@@ -252,15 +273,7 @@ out:
 }
 
 struct folders {
-        uint32_t nid[3 + ELEMENTSOF(user_folders)];
-        unsigned n;
-};
-
-/* The mailbox's folder tree: the same in each of its files, so that an
- * item repeated in another file sits in the folder of the same path. */
-struct layout {
-        const char *name[3 + ELEMENTSOF(user_folders)];
-        int parent[3 + ELEMENTSOF(user_folders)]; /* index, -1: top of the IPM subtree */
+        uint32_t nid[MAX_FOLDERS];
         unsigned n;
 };
 
@@ -269,9 +282,10 @@ static void layout_make(struct layout *l, struct gen_rng *r)
         unsigned n_user = (unsigned)gen_rng_below(r, 9);
         uint32_t used = 0;
 
+        _Static_assert(3 + ELEMENTSOF(user_folders) <= MAX_FOLDERS, "MAX_FOLDERS");
         l->name[0] = "Inbox";
         l->name[1] = "Sent Items";
-        l->name[2] = "Deleted Items";
+        l->name[2] = "Junk Email";
         l->parent[0] = l->parent[1] = l->parent[2] = -1;
         l->n = 3;
         for (unsigned i = 0; i < n_user; i++) {
@@ -293,7 +307,7 @@ static void layout_make(struct layout *l, struct gen_rng *r)
 static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mailbox_ctx *ctx,
                      const struct layout *lay, struct gen_rng *r, struct file_rec *fr,
                      uint64_t target, const uint64_t *prev, size_t n_prev, uint64_t **cur,
-                     size_t *n_cur, uint64_t *fresh, double *close_per_msg)
+                     size_t *n_cur, uint64_t *fresh, double *rho)
 {
         struct pstw_opts po = { .crypt = fr->crypt, .has_password = fr->password,
                                 .password_crc = fr->password_crc };
@@ -304,7 +318,7 @@ static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mai
         struct folders fo = {};
         size_t cap_cur = *n_cur;
         unsigned misfits = 0;
-        uint64_t before_close = 0;
+        uint64_t est = 0;
         struct stat st;
         int fd, r2;
 
@@ -334,26 +348,25 @@ static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mai
                 uint64_t seed, have, left;
                 uint8_t h[16];
 
-                if (fstat(fd, &st) < 0) {
-                        r2 = -errno;
-                        goto fail;
-                }
-                have = (uint64_t)st.st_size + 16 * KIB +
-                       (uint64_t)(*close_per_msg * (double)(fr->messages + 1));
-                if (have >= target || misfits >= MAX_MISFITS)
+                /* The writer pads the file to a whole allocation-map region
+                 * on close: aiming half a region short of the target lands
+                 * on it on average. */
+                have = PST_EMPTY_EST + (uint64_t)(*rho * (double)est);
+                if (have + PSTW_REGION / 2 >= target || misfits >= MAX_MISFITS)
                         break;
-                left = target - have;
+                left = target - have - PSTW_REGION / 2;
                 if (n_prev && gen_rng_unit(r) < es->o->dup_rate)
                         seed = prev[gen_rng_below(r, n_prev)];
                 else
                         seed = gen_mix(gen_mix(es->o->seed, 0x17E5 + mb->index), (*fresh)++);
                 gen_item_make(ctx, seed, &arena, &it);
                 /* An item much bigger than what is left goes to another file. */
-                if (it.bytes > left + left / 16 + 4 * KIB) {
+                if ((uint64_t)(*rho * (double)it.bytes) > left + left / 8 + 16 * KIB) {
                         misfits++;
                         gen_arena_reset(&arena);
                         continue;
                 }
+                est += it.bytes;
                 misfits = 0;
                 r2 = pstw_message(w, fo.nid[it.folder], false, &it.msg, NULL);
                 if (r2 < 0)
@@ -363,6 +376,7 @@ static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mai
                 if (r2 < 0)
                         goto fail;
                 fr->messages++;
+                fr->folder_msgs[it.folder]++;
                 fr->attachments += it.attachments;
                 fr->embedded += it.embedded;
                 if (*n_cur == cap_cur) {
@@ -379,7 +393,6 @@ static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mai
                 gen_arena_reset(&arena);
         }
         gen_arena_free(&arena);
-        before_close = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
         r2 = pstw_close(w, &diag);
         w = NULL;
         if (r2 < 0)
@@ -389,10 +402,11 @@ static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mai
                 goto fail;
         }
         fr->size = (uint64_t)st.st_size;
-        /* Learn what closing costs per message, for the next file's budget. */
-        if (fr->messages >= 16 && fr->size > before_close + 16 * KIB)
-                *close_per_msg = (double)(fr->size - before_close - 16 * KIB) /
-                                 (double)fr->messages;
+        /* Learn what the writer adds to the items' bytes, for the next file;
+         * a file of a few regions says too little (padding dominates). */
+        if (est >= 8 * PSTW_REGION && fr->size > PST_EMPTY_EST + PSTW_REGION / 2)
+                *rho = MIN(1.5, MAX(0.9, (double)(fr->size - PST_EMPTY_EST - PSTW_REGION / 2) /
+                                                 (double)est));
         close(fd);
         return 0;
 fail:
@@ -415,11 +429,11 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                 .embedded_rate = o->embedded_rate,
                 .corpus_rate = o->corpus_rate,
         };
-        struct layout lay;
+        struct layout *lay = &mb->layout;
         uint32_t *contacts;
         uint64_t *prev = NULL, *cur = NULL, fresh = 0, left = mb->budget;
         size_t n_prev = 0, n_cur = 0;
-        double w[MAX_FILES_PER_MAILBOX], w_left = 0, close_per_msg = 700;
+        double w[MAX_FILES_PER_MAILBOX], w_left = 0, rho = RHO_START;
         char dir[4096];
         int ret = 0;
 
@@ -449,8 +463,8 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                 ctx.t_start = start;
                 ctx.t_end = MIN(start + span, (int64_t)1735689600);
         }
-        layout_make(&lay, &r);
-        ctx.n_folders = lay.n;
+        layout_make(lay, &r);
+        ctx.n_folders = lay->n;
         for (unsigned f = 0; f < o->files_per_mailbox; f++) {
                 w[f] = gen_rng_lognormal(&r, 1.0, 0.5, 0.1, 10);
                 w_left += w[f];
@@ -468,14 +482,16 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                 int orig = -1;
 
                 *fr = (struct file_rec){ .copy_of = -1 };
-                /* A whole-file copy of an earlier, undamaged file of the mailbox. */
+                /* A whole-file copy of an earlier, undamaged file of the
+                 * mailbox that fits in what is left of its budget. */
                 if (f > 0 && gen_rng_unit(&r) < o->copy_rate) {
                         unsigned k = (unsigned)gen_rng_below(&r, mb->n_files);
 
                         for (unsigned i = 0; i < mb->n_files && orig < 0; i++) {
                                 const struct file_rec *c = &mb->files[(k + i) % mb->n_files];
 
-                                if (c->copy_of < 0 && c->corrupt.kind == GEN_CORRUPT_NONE)
+                                if (c->copy_of < 0 && c->corrupt.kind == GEN_CORRUPT_NONE &&
+                                    c->size <= left + PSTW_REGION / 2)
                                         orig = (int)((k + i) % mb->n_files);
                         }
                 }
@@ -512,6 +528,7 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                         fr->attachments = src->attachments;
                         fr->embedded = src->embedded;
                         fr->folders = src->folders;
+                        memcpy(fr->folder_msgs, src->folder_msgs, sizeof(fr->folder_msgs));
                         fr->password = src->password;
                         fr->password_crc = src->password_crc;
                         memcpy(fr->password_text, src->password_text, sizeof(fr->password_text));
@@ -545,13 +562,12 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                         struct gen_rng fr_rng;
 
                         gen_rng_seed(&fr_rng, gen_rng_next(&r));
-                        ret = write_pst(es, mb, &ctx, &lay, &fr_rng, fr, target, prev, n_prev,
-                                        &cur, &n_cur, &fresh, &close_per_msg);
+                        ret = write_pst(es, mb, &ctx, lay, &fr_rng, fr, target, prev, n_prev,
+                                        &cur, &n_cur, &fresh, &rho);
                         if (ret < 0)
                                 goto out;
                 }
                 w_left -= w[f];
-                left = left > fr->size ? left - fr->size : 0;
                 mb->messages += fr->messages;
                 mb->n_files++;
                 /* Later files repeat items of the earlier ones. */
@@ -594,6 +610,7 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                         if (fr->corrupt.kind == GEN_CORRUPT_TRUNCATE)
                                 fr->size = fr->corrupt.offset;
                 }
+                left = left > fr->size ? left - fr->size : 0;
         }
 out:
         free(prev);
@@ -634,6 +651,24 @@ static void json_str(FILE *f, const char *s)
         fputc('"', f);
 }
 
+/* The folder's path below the IPM subtree, names joined with '/', as a
+ * JSON string. */
+static void folder_path(FILE *f, const struct layout *l, unsigned k)
+{
+        char buf[MAX_FOLDERS * 32] = "";
+        const char *parts[MAX_FOLDERS];
+        unsigned n = 0;
+
+        for (int i = (int)k; i >= 0 && n < MAX_FOLDERS; i = l->parent[i])
+                parts[n++] = l->name[i];
+        while (n--) {
+                strcat(buf, parts[n]);
+                if (n)
+                        strcat(buf, "/");
+        }
+        json_str(f, buf);
+}
+
 static int write_manifest(const struct estate *es, uint64_t total)
 {
         const struct options *o = es->o;
@@ -670,9 +705,14 @@ static int write_manifest(const struct estate *es, uint64_t total)
                         json_str(f, mb->owner->smtp);
                         fprintf(f, ", \"size\": %" PRIu64 ", \"messages\": %" PRIu64
                                    ", \"attachments\": %" PRIu64 ", \"embedded\": %" PRIu64
-                                   ", \"folders\": %u, \"password\": %s",
-                                fr->size, fr->messages, fr->attachments, fr->embedded, fr->folders,
-                                fr->password ? "true" : "false");
+                                   ", \"folders\": [",
+                                fr->size, fr->messages, fr->attachments, fr->embedded);
+                        for (unsigned k = 0; k < fr->folders; k++) {
+                                fputs(k ? ", {\"path\": " : "{\"path\": ", f);
+                                folder_path(f, &mb->layout, k);
+                                fprintf(f, ", \"messages\": %" PRIu32 "}", fr->folder_msgs[k]);
+                        }
+                        fprintf(f, "], \"password\": %s", fr->password ? "true" : "false");
                         if (fr->password) {
                                 fputs(", \"password_text\": ", f);
                                 json_str(f, fr->password_text);

@@ -405,6 +405,7 @@ static void make_msg(const struct gen_mailbox_ctx *mb, struct gen_rng *r, struct
                 unsigned n = n_cm_att + n_att + embed;
 
                 att = gen_alloc(a, (n ? n : 1) * sizeof(*att));
+                memset(att, 0, (n ? n : 1) * sizeof(*att));
                 for (unsigned i = 0; i < n_cm_att; i++) {
                         const struct gen_corpus_attach *ca = &cm->attach[i];
 
@@ -551,7 +552,7 @@ void gen_item_make(const struct gen_mailbox_ctx *mb, uint64_t item_seed, struct 
 
         gen_rng_seed(&r, item_seed);
         *ret = (struct gen_item){};
-        /* Folder by role: Inbox 45 %, Sent Items 22 %, Deleted Items 6 %,
+        /* Folder by role: Inbox 45 %, Sent Items 22 %, Junk Email 6 %,
          * the rest spread over the user's folders. */
         x = gen_rng_below(&r, 100);
         if (x < 45 || mb->n_folders <= 3)

@@ -122,7 +122,7 @@ struct gen_mailbox_ctx {
         double corpus_rate;        /* share of messages built on a corpus message */
 };
 
-/* Folder roles: 0 Inbox, 1 Sent Items, 2 Deleted Items, others user folders. */
+/* Folder roles: 0 Inbox, 1 Sent Items, 2 Junk Email, others user folders. */
 #define GEN_FOLDER_INBOX 0u
 #define GEN_FOLDER_SENT 1u
 

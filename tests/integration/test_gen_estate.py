@@ -55,18 +55,19 @@ def inspect(exe, path, timeout=600):
     return p.returncode, doc, p.stderr
 
 
-def user_folders(doc):
-    """Folders below the IPM subtree (what gen-estate created)."""
+def folder_counts(doc):
+    """{path below the IPM subtree: messages} of inspect's folder list."""
     folders = doc.get("folders", [])
     top = [f for f in folders if f.get("ipm_subtree")]
     if not top:
         return None
-    below, frontier = 0, {top[0]["nid"]}
+    paths, out = {top[0]["nid"]: ""}, {}
     for f in folders:  # depth-first order: parents come first
-        if f["parent"] in frontier:
-            frontier.add(f["nid"])
-            below += 1
-    return below
+        if f["parent"] in paths and f["nid"] not in paths:
+            p = paths[f["parent"]] + ("/" if paths[f["parent"]] else "") + f["name"]
+            paths[f["nid"]] = p
+            out[p] = f["messages"]
+    return out
 
 
 def tree_files(root):
@@ -98,19 +99,22 @@ def pffexport_counts(src, target, timeout):
 
 
 def readpst_counts(src, target, timeout):
-    """(messages, attachments) readpst -S writes: a file per message named by
-    its number, and its attachments as NUMBER-NAME."""
+    """(messages, attachments, embedded) readpst -S writes: a file per message
+    named by its number, its attachments as NUMBER-NAME, and embedded
+    messages inline in their parent as message/rfc822 parts."""
     os.makedirs(target)
-    p = subprocess.run(["readpst", "-S", "-D", "-q", "-o", target, src], capture_output=True,
-                       text=True, timeout=timeout)
-    msgs = atts = 0
-    for _d, _, files in os.walk(target):
+    p = subprocess.run(["readpst", "-S", "-D", "-q", "-j", "0", "-o", target, src],
+                       capture_output=True, text=True, timeout=timeout)
+    msgs = atts = emb = 0
+    for d, _, files in os.walk(target):
         for n in files:
             if re.fullmatch(r"\d+", n):
                 msgs += 1
+                with open(os.path.join(d, n), "rb") as f:
+                    emb += len(re.findall(rb"(?im)^Content-Type: message/rfc822", f.read()))
             elif re.fullmatch(r"\d+-.*", n):
                 atts += 1
-    return p.returncode, msgs, atts
+    return p.returncode, msgs, atts, emb
 
 
 def check_manifest(t, out, m, size):
@@ -170,8 +174,13 @@ def check_inspect(t, pstream, out, m):
                     f"{f['path']}: encryption {doc['encryption']} == {f['crypt']}")
             t.check(doc.get("password") == f["password"],
                     f"{f['path']}: password flag {doc.get('password')} == {f['password']}")
-            t.check(user_folders(doc) == f["folders"],
-                    f"{f['path']}: {user_folders(doc)} folders below the IPM subtree == {f['folders']}")
+            # The manifest's folders with their counts; any other folder (the
+            # writer's own Deleted Items) empty.
+            got = folder_counts(doc) or {}
+            want = {x["path"]: x["messages"] for x in f["folders"]}
+            t.check({k: got.get(k) for k in want} == want and
+                    all(v == 0 for k, v in got.items() if k not in want),
+                    f"{f['path']}: messages per folder {got} == manifest {want}")
             continue
         # A damaged file: the damage must be reported, naming where it is.
         problems = doc["problems"] if doc else []
@@ -205,11 +214,12 @@ def check_other_readers(t, out, m, picks, timeout):
         t.check(rc == 0 and (msgs, atts) == (f["messages"], f["attachments"]),
                 f"{f['path']} ({f['crypt']}, password {f['password']}): pffexport rc {rc}, "
                 f"{msgs} messages, {atts} attachments == manifest {f['messages']}, {f['attachments']}")
-        rc2, msgs2, atts2 = readpst_counts(p, os.path.join(t.tmp, f"rp-{tag}"), timeout)
+        rc2, msgs2, atts2, emb2 = readpst_counts(p, os.path.join(t.tmp, f"rp-{tag}"), timeout)
         t2 = time.monotonic()
-        t.check(rc2 == 0 and (msgs2, atts2) == (f["messages"], f["attachments"]),
-                f"{f['path']}: readpst rc {rc2}, {msgs2} messages, {atts2} attachments == "
-                f"manifest {f['messages']}, {f['attachments']}")
+        want = (f["messages"], f["attachments"] - f["embedded"], f["embedded"])
+        t.check(rc2 == 0 and (msgs2, atts2, emb2) == want,
+                f"{f['path']}: readpst rc {rc2}, {msgs2} messages, {atts2} attachment files, "
+                f"{emb2} embedded messages == manifest {want}")
         print(f"# {f['path']} ({f['size']} bytes): pffexport {t1 - t0:.1f} s, readpst {t2 - t1:.1f} s")
         shutil.rmtree(os.path.join(t.tmp, f"pff-{tag}.export"), ignore_errors=True)
         shutil.rmtree(os.path.join(t.tmp, f"rp-{tag}"), ignore_errors=True)
@@ -227,8 +237,8 @@ def corpus_args():
 
 
 def fast(t, exe, pstream):
-    size = 6 * MiB
-    base = ["--size", str(size), "--mailboxes", "5", "--files-per-mailbox", "3", "--seed", "11",
+    size = 20 * MiB
+    base = ["--size", str(size), "--mailboxes", "6", "--files-per-mailbox", "3", "--seed", "6",
             "--dup-rate", "0.3", "--copy-rate", "0.25", "--corrupt-rate", "0.3",
             "--password-rate", "0.3", "--permute-rate", "0.4", "--embedded-rate", "0.05"]
     base += corpus_args()
@@ -243,7 +253,7 @@ def fast(t, exe, pstream):
     shutil.rmtree(b)
 
     files = m["files"]
-    t.check(len(files) == 15, f"5 mailboxes x 3 files listed: {len(files)}")
+    t.check(len(files) == 18, f"6 mailboxes x 3 files listed: {len(files)}")
     kinds = {f["corrupt"]["kind"] for f in files if f["corrupt"]}
     t.check(any(f["copy_of"] for f in files), "some file is a whole-file copy")
     t.check(any(f["password"] for f in files), "some file has a password")
