@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
- * gen-corpus.c - harvest real messages from PSTs with pstream's own reader,
- * for gen-estate's items built on real content.
+ * gen-corpus.c - harvest real messages from PSTs with pstream's own reader
+ * (pst_walk to list them, pst_msg_read to decode them), for gen-estate's
+ * items built on real content: subjects, plain bodies, attachments.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,44 +45,140 @@ static int feed(struct pst_file *pf, struct reader *rd, const struct pst_want *w
         return n == -ENOMEM ? -ENOMEM : 0;
 }
 
-static int add_msg(struct gen_corpus *c, const char *subject, size_t cap)
-{
-        size_t len = strlen(subject);
-        struct gen_corpus_msg *m;
+/* What one corpus message may bring: longer bodies are cut, bigger
+ * attachments left out. */
+#define BODY_MAX (64 * KIB)
+#define ATTACH_MAX (4 * MIB)
+#define MAX_ATTACH 8u
 
-        if (c->bytes + len + sizeof(*m) > cap)
-                return 0;
+static int push_msg(struct gen_corpus *c, const struct gen_corpus_msg *m)
+{
         /* Capacity: 64, then doubled at every power of two. */
         if (c->n_msgs == 0 || (c->n_msgs >= 64 && (c->n_msgs & (c->n_msgs - 1)) == 0)) {
-                m = realloc(c->msgs, (c->n_msgs ? 2 * c->n_msgs : 64) * sizeof(*m));
-                if (!m)
+                struct gen_corpus_msg *n = realloc(c->msgs, (c->n_msgs ? 2 * c->n_msgs : 64) *
+                                                                    sizeof(*n));
+
+                if (!n)
                         return -ENOMEM;
-                c->msgs = m;
+                c->msgs = n;
         }
-        m = &c->msgs[c->n_msgs];
-        *m = (struct gen_corpus_msg){ .subject = strdup(subject) };
-        if (!m->subject)
-                return -ENOMEM;
-        c->n_msgs++;
-        c->bytes += len + sizeof(*m);
+        c->msgs[c->n_msgs++] = *m;
         return 0;
 }
 
-/* Every message's subject (pst_walk_next) of one PST. */
-static int harvest_file(struct gen_corpus *c, const char *path, size_t cap)
+static void msg_done(struct gen_corpus_msg *m)
 {
-        const struct pst_walk_opts opts = { .messages = true };
+        free(m->subject);
+        free(m->body);
+        for (size_t k = 0; k < m->n_attach; k++) {
+                free(m->attach[k].filename);
+                free(m->attach[k].mime);
+                free(m->attach[k].data);
+        }
+        free(m->attach);
+        *m = (struct gen_corpus_msg){};
+}
+
+static char *prop_string(const struct pst_prop *props, size_t n, uint16_t id, unsigned cp)
+{
+        char buf[1024];
+
+        pst_prop_utf8(pst_props_find(props, n, id), cp, buf, sizeof(buf));
+        return buf[0] ? strdup(buf) : NULL;
+}
+
+/* Keep what m has that an item can reuse: its subject, plain body (cut on
+ * a line end under BODY_MAX) and attachments by value with a name. */
+static int keep_msg(struct gen_corpus *c, const struct pst_msg *m, size_t cap)
+{
+        unsigned cp = pst_msg_codepage(m);
+        const struct pst_prop *body = pst_props_find(m->props, m->n_props, 0x1000);
+        struct gen_corpus_msg cm = {};
+        size_t bytes;
+        int r = -ENOMEM;
+
+        cm.subject = prop_string(m->props, m->n_props, 0x0037, cp);
+        if (!cm.subject)
+                return 0;
+        if (body && body->type == PST_PT_UNICODE && body->v.len > 0) {
+                size_t len = body->v.len;
+
+                if (len > BODY_MAX) {
+                        len = BODY_MAX;
+                        while (len > 0 && body->v.data[len - 1] != '\n')
+                                len--;
+                }
+                cm.body = malloc(len + 1);
+                if (!cm.body)
+                        goto fail;
+                memcpy(cm.body, body->v.data, len);
+                cm.body[len] = 0;
+                cm.body_len = len;
+        }
+        bytes = sizeof(cm) + strlen(cm.subject) + cm.body_len;
+        cm.attach = calloc(MAX_ATTACH, sizeof(*cm.attach));
+        if (!cm.attach)
+                goto fail;
+        for (size_t i = 0; i < m->n_attachments && cm.n_attach < MAX_ATTACH; i++) {
+                const struct pst_attachment *at = &m->attachments[i];
+                struct gen_corpus_attach *ca = &cm.attach[cm.n_attach];
+
+                if (at->embedded || !at->data || at->len == 0 || at->len > ATTACH_MAX ||
+                    bytes + at->len > cap)
+                        continue;
+                ca->filename = prop_string(at->props, at->n_props, 0x3707, cp);
+                if (!ca->filename)
+                        ca->filename = prop_string(at->props, at->n_props, 0x3704, cp);
+                if (!ca->filename)
+                        continue;
+                ca->mime = prop_string(at->props, at->n_props, 0x370E, cp);
+                ca->data = malloc(at->len);
+                if (!ca->data) {
+                        cm.n_attach++;
+                        goto fail;
+                }
+                memcpy(ca->data, at->data, at->len);
+                ca->len = at->len;
+                bytes += at->len;
+                cm.n_attach++;
+        }
+        if (c->bytes + bytes > cap) {
+                msg_done(&cm);
+                return 0;
+        }
+        r = push_msg(c, &cm);
+        if (r < 0)
+                goto fail;
+        c->bytes += bytes;
+        return 0;
+fail:
+        msg_done(&cm);
+        return r;
+}
+
+/* Call fn on every message (not FAI) of the PST at path, listed by a walk
+ * and decoded one by one.  A message that cannot be decoded, and every
+ * problem of the walk, is passed as NULL with the error and the node.  Returns 0, or -errno when the file cannot be
+ * walked (diag says why) or fn fails. */
+typedef int (*msg_fn)(void *ctx, uint32_t nid, const struct pst_msg *m, int error,
+                      const struct pst_diag *diag);
+
+static int each_message(const char *path, msg_fn fn, void *ctx, struct pst_diag *diag)
+{
+        const struct pst_walk_opts opts = { .messages = true, .message_ids = true };
         struct reader rd = { .fd = -1 };
         uint8_t hdr[PST_HEADER_SIZE];
         struct pst_file *pf = NULL;
         struct pst_walk *w = NULL;
         struct pst_walk_item it;
         struct pst_want want;
-        struct pst_diag diag;
+        uint32_t *nids = NULL;
+        size_t n_nids = 0, cap_nids = 0;
         struct stat st;
         ssize_t n;
         int r;
 
+        *diag = (struct pst_diag){};
         rd.fd = open(path, O_RDONLY | O_CLOEXEC);
         if (rd.fd < 0 || fstat(rd.fd, &st) < 0) {
                 r = -errno;
@@ -92,41 +190,145 @@ static int harvest_file(struct gen_corpus *c, const char *path, size_t cap)
                 goto out;
         }
         if (!pst_magic_ok(hdr, (size_t)n)) {
-                r = 0; /* not a PST: not part of the corpus */
+                r = -EMEDIUMTYPE;
                 goto out;
         }
-        r = pst_file_new(hdr, (size_t)n, (uint64_t)st.st_size, NULL, &pf, &diag);
+        r = pst_file_new(hdr, (size_t)n, (uint64_t)st.st_size, NULL, &pf, diag);
         if (r < 0)
                 goto out;
         r = pst_walk_new(pf, &opts, &w);
         if (r < 0)
                 goto out;
-        c->files++;
-        while ((r = pst_walk_next(w, &it, &want, &diag)) != 0) {
+        while ((r = pst_walk_next(w, &it, &want, diag)) != 0) {
                 if (r == -EAGAIN) {
                         r = feed(pf, &rd, &want);
                         if (r < 0)
-                                break;
+                                goto out;
                         continue;
                 }
                 if (r < 0)
-                        break;
-                if (it.kind == PST_WALK_MESSAGE && !it.message.fai && it.message.subject[0] &&
-                    strncmp(it.message.message_class, "IPM.Note", 8) == 0) {
-                        r = add_msg(c, it.message.subject, cap);
-                        if (r < 0)
-                                break;
+                        goto out;
+                if (it.kind == PST_WALK_PROBLEM) {
+                        r = fn(ctx, it.problem.nid, NULL, it.problem.error, &it.problem.diag);
+                        if (r != 0)
+                                goto out;
+                        continue;
                 }
+                if (it.kind != PST_WALK_MESSAGE || it.message.fai)
+                        continue;
+                if (n_nids == cap_nids) {
+                        uint32_t *x = realloc(nids, (cap_nids ? 2 * cap_nids : 256) * sizeof(*x));
+
+                        if (!x) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        nids = x;
+                        cap_nids = cap_nids ? 2 * cap_nids : 256;
+                }
+                nids[n_nids++] = it.message.nid;
         }
+        for (size_t i = 0; i < n_nids; i++) {
+                struct pst_msg *m = NULL;
+                struct pst_diag d = {};
+
+                while ((r = pst_msg_read(pf, nids[i], &m, &want, &d)) == -EAGAIN) {
+                        r = feed(pf, &rd, &want);
+                        if (r < 0)
+                                goto out;
+                }
+                if (r == -ENOMEM || r == -EIO) {
+                        *diag = d;
+                        goto out;
+                }
+                r = fn(ctx, nids[i], r < 0 ? NULL : m, r, &d);
+                pst_msg_free(m);
+                if (r != 0)
+                        goto out;
+        }
+        r = 0;
 out:
-        if (r < 0 && r != -ENOMEM)
-                c->failed++;
+        free(nids);
         pst_walk_free(w);
         pst_file_free(pf);
         free(rd.buf);
         if (rd.fd >= 0)
                 close(rd.fd);
+        return r;
+}
+
+struct harvest {
+        struct gen_corpus *c;
+        size_t cap;
+};
+
+static int harvest_one(void *ctx, uint32_t nid, const struct pst_msg *m, int error,
+                       const struct pst_diag *diag)
+{
+        struct harvest *h = ctx;
+        char cls[64];
+
+        if (!m)
+                return 0; /* an unreadable message is not harvested */
+        if (h->c->bytes >= h->cap)
+                return 1; /* full: stop reading this file */
+        pst_prop_utf8(pst_props_find(m->props, m->n_props, 0x001A), pst_msg_codepage(m), cls,
+                      sizeof(cls));
+        return strncmp(cls, "IPM.Note", 8) == 0 ? keep_msg(h->c, m, h->cap) : 0;
+}
+
+static int harvest_file(struct gen_corpus *c, const char *path, size_t cap)
+{
+        struct harvest h = { .c = c, .cap = cap };
+        struct pst_diag diag;
+        int r = each_message(path, harvest_one, &h, &diag);
+
+        if (r == -EMEDIUMTYPE)
+                return 0; /* not a PST: not part of the corpus */
+        if (r < 0 && r != -ENOMEM)
+                c->failed++;
+        else
+                c->files++;
         return r == -ENOMEM ? r : 0;
+}
+
+struct hashes {
+        FILE *out;
+        const char *path;
+        unsigned failed;
+};
+
+static int hash_one(void *ctx, uint32_t nid, const struct pst_msg *m, int error,
+                    const struct pst_diag *diag)
+{
+        struct hashes *h = ctx;
+        uint8_t x[16];
+
+        if (!m) {
+                fprintf(stderr, "gen-estate: %s: node 0x%" PRIx32 ": %s\n", h->path, nid,
+                        diag->msg[0] ? diag->msg : strerror(-error));
+                h->failed++;
+                return 0;
+        }
+        gen_item_hash(m, x);
+        for (unsigned k = 0; k < 16; k++)
+                fprintf(h->out, "%02x", x[k]);
+        fprintf(h->out, "\t%" PRIu32 "\n", nid);
+        return 0;
+}
+
+int gen_item_hashes(const char *path, FILE *out)
+{
+        struct hashes h = { .out = out, .path = path };
+        struct pst_diag diag;
+        int r = each_message(path, hash_one, &h, &diag);
+
+        if (r < 0) {
+                fprintf(stderr, "gen-estate: %s: %s%s%s\n", path, strerror(-r),
+                        diag.msg[0] ? ": " : "", diag.msg);
+                return r;
+        }
+        return h.failed ? -EBADMSG : 0;
 }
 
 static int harvest_path(struct gen_corpus *c, const char *path, size_t cap, unsigned depth)
@@ -177,18 +379,8 @@ int gen_corpus_load(struct gen_corpus *c, char *const *paths, size_t n_paths, si
 
 void gen_corpus_free(struct gen_corpus *c)
 {
-        for (size_t i = 0; i < c->n_msgs; i++) {
-                struct gen_corpus_msg *m = &c->msgs[i];
-
-                free(m->subject);
-                free(m->body);
-                for (size_t k = 0; k < m->n_attach; k++) {
-                        free(m->attach[k].filename);
-                        free(m->attach[k].mime);
-                        free(m->attach[k].data);
-                }
-                free(m->attach);
-        }
+        for (size_t i = 0; i < c->n_msgs; i++)
+                msg_done(&c->msgs[i]);
         free(c->msgs);
         *c = (struct gen_corpus){};
 }

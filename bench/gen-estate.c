@@ -769,6 +769,7 @@ static int write_manifest(const struct estate *es, uint64_t total)
 
 static const char usage[] =
         "Usage: gen-estate --out DIR --size SIZE --mailboxes N --seed S --dup-rate R [options]\n"
+        "       gen-estate --item-hashes FILE...\n"
         "\n"
         "Writes DIR/shares/<share>/users/<user>/<name>.pst, about SIZE bytes in all,\n"
         "and DIR/manifest.json (the ground truth).  SIZE takes K, M, G, T (powers of 1024).\n"
@@ -783,7 +784,10 @@ static const char usage[] =
         "  --embedded-rate E      share of messages forwarding an embedded message (0.02)\n"
         "  --corpus PATH          harvest real messages from the PSTs under PATH (repeatable)\n"
         "  --corpus-rate R        share of messages built on a corpus message (0.3)\n"
-        "  --jobs N               mailboxes written at once (the CPU count)\n";
+        "  --jobs N               mailboxes written at once (the CPU count)\n"
+        "\n"
+        "--item-hashes reads every message of each FILE with pstream's reader and prints\n"
+        "its content hash and NID (exit 1 if a message or file could not be read).\n";
 
 static int parse_size(const char *s, uint64_t *ret)
 {
@@ -934,8 +938,14 @@ int main(int argc, char **argv)
         uint64_t total = 0, messages = 0;
         unsigned n_files = 0;
         double wsum = 0;
-        int r;
+        int r = 0;
 
+        if (argc >= 2 && strcmp(argv[1], "--item-hashes") == 0) {
+                for (int i = 2; i < argc; i++)
+                        if (gen_item_hashes(argv[i], stdout) < 0)
+                                r = 1;
+                return fflush(stdout) == 0 ? r : 1;
+        }
         if (parse_options(argc, argv, &o) < 0)
                 return 2;
         clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pstream/pst.h"
 
@@ -57,8 +58,8 @@ struct gen_bytes {
 int gen_bytes_build(struct gen_bytes *b, uint64_t seed, size_t size);
 void gen_bytes_free(struct gen_bytes *b);
 
-/* A message harvested from a real PST: its subject and, when the reader
- * decodes it, its plain body and attachments by value. */
+/* A message harvested from a real PST: its subject, plain body (may be
+ * NULL) and attachments by value. */
 struct gen_corpus_attach {
         char *filename;
         char *mime;
@@ -80,13 +81,20 @@ struct gen_corpus {
         size_t bytes;    /* held, capped by gen_corpus_load's cap */
         unsigned files;  /* PSTs read */
         unsigned failed; /* PSTs that could not be read at all */
-        bool bodies;     /* bodies and attachments were harvested (pst_msg_read) */
 };
 
 /* Harvest the messages of every PST under each path (a file or a directory,
  * walked recursively, in name order so the pool is deterministic) while the
  * pool holds under cap bytes. */
 int gen_corpus_load(struct gen_corpus *c, char *const *paths, size_t n_paths, size_t cap);
+
+/* Decode every message of the PST at path with pstream's reader and print
+ * "HASH<TAB>NID" per message (gen_item_hash, decimal NID) to out: the
+ * reader's view of the items, to hold against the manifest.  A message
+ * that cannot be decoded is reported on stderr.  Returns 0, -EBADMSG when
+ * some message could not be decoded, or -errno when the file cannot be
+ * walked. */
+int gen_item_hashes(const char *path, FILE *out);
 void gen_corpus_free(struct gen_corpus *c);
 
 /* ---- the directory of people ---------------------------------------------- */

@@ -204,6 +204,75 @@ def check_inspect(t, pstream, out, m):
             t.check(False, f"{f['path']}: unknown corruption kind {c['kind']}")
 
 
+def check_item_hashes(t, exe, out, m):
+    """Every message of every readable file decoded by pstream's reader
+    (pst_msg_read) hashes to one of its mailbox's items; a mailbox's
+    undamaged files hold all its items when none of its files is damaged."""
+    items = {mb["name"]: set(mb["items"]) for mb in m["mailboxes"]}
+    seen = {name: set() for name in items}
+    damaged = {f["mailbox"] for f in m["files"] if f["corrupt"]}
+    for f in m["files"]:
+        c = f["corrupt"]
+        if c and c["kind"] != "block-crc":
+            continue
+        p = subprocess.run([exe, "--item-hashes", os.path.join(out, f["path"])],
+                           capture_output=True, text=True, timeout=600)
+        got = [line.split("\t")[0] for line in p.stdout.splitlines()]
+        want_n = f["messages"] - (1 if c else 0)
+        t.check(p.returncode == (1 if c else 0) and len(got) == want_n,
+                f"{f['path']}: the reader decodes {len(got)} messages == {want_n} "
+                f"(rc {p.returncode}): {p.stderr[-300:]}")
+        if c:
+            t.check(f"node 0x{c['nid']:x}: " in p.stderr and "CRC" in p.stderr.upper(),
+                    f"{f['path']}: the undecodable message is 0x{c['nid']:x}, a CRC error: "
+                    f"{p.stderr[-300:]}")
+        stray = [h for h in got if h not in items[f["mailbox"]]]
+        t.check(not stray, f"{f['path']}: every decoded item's content hash is among its "
+                           f"mailbox's items ({len(stray)} are not)")
+        seen[f["mailbox"]].update(got)
+    for name, want in items.items():
+        if name not in damaged:
+            t.check(seen[name] == want, f"mailbox {name}: its files hold its {len(want)} items: "
+                                        f"{len(seen[name])} found")
+
+
+def check_export(t, pstream, out, m):
+    """pstream export: one .eml per message and the attachments of the
+    manifest; a damaged block costs its message only, reported with the
+    block's offset."""
+    for f in m["files"]:
+        c = f["corrupt"]
+        if c and c["kind"] != "block-crc":
+            continue
+        dest = os.path.join(t.tmp, "export")
+        p = subprocess.run([pstream, "export", os.path.join(out, f["path"]), "--to", dest,
+                            "--quiet"], capture_output=True, text=True, timeout=600)
+        base = os.path.join(dest, os.path.basename(f["path"]))
+        try:
+            with open(os.path.join(base, "report.json")) as fh:
+                rep = json.load(fh)
+        except (OSError, ValueError) as e:
+            t.check(False, f"{f['path']}: export report.json: {e} rc {p.returncode} {p.stderr[-300:]}")
+            continue
+        emls = sum(1 for n in tree_files(base) if n.endswith(".eml"))
+        atts = sum(len(x.get("attachments", [])) for x in rep["messages"])
+        lost = 1 if c else 0
+        t.check(p.returncode == (1 if c else 0) and len(rep["messages"]) == emls ==
+                f["messages"] - lost,
+                f"{f['path']}: export rc {p.returncode}, {len(rep['messages'])} messages, "
+                f"{emls} .eml == {f['messages']} - {lost}")
+        if not c:
+            t.check(atts == f["attachments"],
+                    f"{f['path']}: export lists {atts} attachments == {f['attachments']}")
+        else:
+            hit = [x for x in rep["skipped"] if x["nid"] == c["nid"]]
+            t.check(len(hit) == 1 and hit[0]["offset"] == c["offset"] and
+                    "CRC" in hit[0]["reason"].upper(),
+                    f"{f['path']}: message 0x{c['nid']:x} skipped for the CRC of the block at "
+                    f"{c['offset']}: {rep['skipped']}")
+        shutil.rmtree(dest, ignore_errors=True)
+
+
 def check_other_readers(t, out, m, picks, timeout):
     for f in picks:
         p = os.path.join(out, f["path"])
@@ -266,6 +335,8 @@ def fast(t, exe, pstream):
             "attachments and embedded messages are present")
     check_manifest(t, a, m, size)
     check_inspect(t, pstream, a, m)
+    check_item_hashes(t, exe, a, m)
+    check_export(t, pstream, a, m)
 
     clean = [f for f in files if not f["corrupt"] and not f["copy_of"]]
     picks = []
