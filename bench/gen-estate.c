@@ -214,8 +214,7 @@ static int mb_fail(struct mailbox *mb, int r, const char *what, const char *path
 }
 
 /* A file name for the user's directory not used yet by this mailbox. */
-static char *file_name(struct mailbox *mb, struct gen_rng *r, const struct estate *es,
-                       const char *share, const char *stem)
+static char *file_name(const struct mailbox *mb, const char *share, const char *stem)
 {
         char *path;
 
@@ -497,21 +496,26 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                 }
                 if (orig >= 0) {
                         const struct file_rec *src = &mb->files[orig];
-                        bool elsewhere = es->n_shares > 1 && gen_rng_below(&r, 2) == 0;
-                        const char *share = elsewhere ? es->shares[es->n_shares - 1] : mb->share;
+                        bool elsewhere = gen_rng_below(&r, 2) == 0;
                         const char *base = strrchr(src->path, '/') + 1;
-                        char from[4096], to[4096], *stem2;
+                        char from[4096], to[4096], *name = NULL, *path = NULL;
+                        int len = (int)strlen(base) - 4; /* without ".pst" */
 
-                        /* In the backup share under the same name, or beside it as "Copy of". */
-                        stem2 = elsewhere ? strndup(base, strlen(base) - 4)
-                                          : (asprintf(&stem2, "Copy of %.*s", (int)strlen(base) - 4,
-                                                      base) < 0 ? NULL : stem2);
-                        fr->path = stem2 ? file_name(mb, &r, es, share, stem2) : NULL;
-                        free(stem2);
-                        if (!fr->path) {
+                        /* In the backup share under the same name, or beside
+                         * the original as "Copy of NAME". */
+                        if (asprintf(&name, elsewhere ? "%.*s" : "Copy of %.*s", len, base) >= 0)
+                                path = file_name(mb, elsewhere ? es->shares[es->n_shares - 1]
+                                                               : mb->share,
+                                                 name);
+                        free(name);
+                        if (!path) {
                                 ret = mb_fail(mb, -ENOMEM, "mailbox", mb->owner->smtp, NULL);
                                 goto out;
                         }
+                        *fr = *src;
+                        fr->path = path;
+                        fr->copy_of = orig;
+                        mb->n_files++;
                         snprintf(to, sizeof(to), "%s/%s", o->out, fr->path);
                         *strrchr(to, '/') = 0;
                         ret = mkdirs(to);
@@ -523,24 +527,12 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                                 mb_fail(mb, ret, "cannot copy to", to, NULL);
                                 goto out;
                         }
-                        fr->size = src->size;
-                        fr->messages = src->messages;
-                        fr->attachments = src->attachments;
-                        fr->embedded = src->embedded;
-                        fr->folders = src->folders;
-                        memcpy(fr->folder_msgs, src->folder_msgs, sizeof(fr->folder_msgs));
-                        fr->password = src->password;
-                        fr->password_crc = src->password_crc;
-                        memcpy(fr->password_text, src->password_text, sizeof(fr->password_text));
-                        fr->crypt = src->crypt;
-                        fr->copy_of = orig;
                         w_left -= w[f];
                         left = left > fr->size ? left - fr->size : 0;
-                        mb->n_files++;
                         continue;
                 }
 
-                fr->path = file_name(mb, &r, es, mb->share, stem);
+                fr->path = file_name(mb, mb->share, stem);
                 if (!fr->path) {
                         ret = mb_fail(mb, -ENOMEM, "mailbox", mb->owner->smtp, NULL);
                         goto out;

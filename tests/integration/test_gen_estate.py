@@ -364,7 +364,10 @@ def slow(t, exe, pstream):
           f"attachments in {wall:.1f} s")
     t0 = time.monotonic()
     check_inspect(t, pstream, out, m)
-    print(f"# pstream inspect: {time.monotonic() - t0:.1f} s")
+    t1 = time.monotonic()
+    check_item_hashes(t, exe, out, m)
+    print(f"# pstream inspect: {t1 - t0:.1f} s; every message decoded and hashed: "
+          f"{time.monotonic() - t1:.1f} s")
     if not shutil.which("pffexport") or not shutil.which("readpst"):
         raise harness.Skip("pffexport or readpst missing (apt pff-tools pst-utils)")
     check_other_readers(t, out, m, [f], 1800)
