@@ -1410,15 +1410,12 @@ static void case_14(struct sources *s)
         b = with_heap(u, ct, set_row_id, &rc);
         emit_pst(14, "contents-row-is-folder", u, b, ITEMS("not a message", 1, 0));
         free(b);
+        /* A message NID in place of a folder's. */
         ht = pick_hier(u, &row, &child);
-        rc = (struct row_ctx){ .row = row, .v = ct->nid ^ NT_CONTENTS ^ NT_MESSAGE };
-        /* a message NID in place of a folder's */
-        rc.v = 0x200024;
-        for (size_t i = 0; i < u->n_nodes; i++)
-                if (NID_TYPE(u->nodes[i].nid) == NT_MESSAGE) {
+        rc = (struct row_ctx){ .row = row };
+        for (size_t i = 0; i < u->n_nodes && !rc.v; i++)
+                if (NID_TYPE(u->nodes[i].nid) == NT_MESSAGE)
                         rc.v = u->nodes[i].nid;
-                        break;
-                }
         b = with_heap(u, ht, set_row_id, &rc);
         emit_pst(14, "hierarchy-row-is-message", u, b, ITEMS("not a folder NID", 0, 1));
         free(b);

@@ -117,9 +117,16 @@ def main():
             if export:
                 ref_export[c["src"]] = reference_export(c["src"])
 
-    print("1..%d" % len(cases))
+    # Every case of 1.6 but 32 (needs the writer) and 36-40 (I/O layer).
+    missing = sorted(set(range(1, 36)) - {32} - {c["case"] for c in cases})
+    print("1..%d" % (len(cases) + 1))
     failed = 0
-    for i, c in enumerate(cases, 1):
+    if missing:
+        failed += 1
+        print("not ok 1 - every case generated # missing: %s" % missing)
+    else:
+        print("ok 1 - every case generated")
+    for i, c in enumerate(cases, 2):
         path = os.path.join(outdir, c["name"])
         size = os.path.getsize(path)
         errs = []
