@@ -50,6 +50,7 @@ struct pst_namemap {
         struct pst_named *ent;  /* indexed by wPropIdx */
         uint8_t *present;
         uint32_t n;             /* slots of ent */
+        uint32_t n_bad;         /* unusable NAMEID records (diag says so) */
 };
 
 void pst_namemap_free(struct pst_namemap *m)
@@ -125,8 +126,8 @@ static int nm_prop(struct pst_file *f, const struct pst_node *n, const struct ps
         return 0;
 }
 
-/* One NAMEID record ([MS-PST] 2.4.7.1) into m; false when it is unusable
- * (its GUID index or string offset lies outside the streams). */
+/* One NAMEID record ([MS-PST] 2.4.7.1) into m; 1 when it is unusable
+ * (its index, GUID index or string offset lies outside the streams). */
 static int nm_entry(struct pst_namemap *m, const uint8_t *e, const uint8_t *guids,
                     uint32_t n_guids, const uint8_t *strs, uint32_t n_strs)
 {
@@ -136,7 +137,7 @@ static int nm_entry(struct pst_namemap *m, const uint8_t *e, const uint8_t *guid
         int r;
 
         if (idx >= NAMED_MAX)
-                return 0;
+                return 1;
         nm = &m->ent[idx];
         *nm = (struct pst_named){ .is_string = is_string, .lid = prop_id };
         if (gidx == 1)
@@ -146,17 +147,17 @@ static int nm_entry(struct pst_namemap *m, const uint8_t *e, const uint8_t *guid
         else if (gidx >= 3 && gidx - 3 < n_guids / 16)
                 memcpy(nm->guid, guids + (size_t)(gidx - 3) * 16, 16);
         else if (gidx != 0)
-                return 0;
+                return 1;
         if (is_string) {
                 uint32_t off = prop_id, len;
                 char *s;
 
                 /* CVE-2018-11723 (libpff) read past the stream right here. */
                 if (off > n_strs || n_strs - off < 4)
-                        return 0;
+                        return 1;
                 len = get_le32(strs + off);
                 if (len > n_strs - off - 4)
-                        return 0;
+                        return 1;
                 r = pst_arena_alloc(&m->a, (size_t)len / 2 * 3 + 4, (void **)&s);
                 if (r < 0)
                         return r;
@@ -196,8 +197,20 @@ static int nm_read(struct pst_file *f, struct pst_namemap *m, struct pst_want *w
         r = pst_arena_calloc(&m->a, NAMED_MAX, sizeof(*m->ent), (void **)&m->ent);
         if (r == 0)
                 r = pst_arena_calloc(&m->a, NAMED_MAX, 1, (void **)&m->present);
-        for (uint32_t i = 0; r == 0 && i < n_ents / 8; i++)
+        for (uint32_t i = 0; r == 0 && i < n_ents / 8; i++) {
                 r = nm_entry(m, ents + (size_t)i * 8, guids, n_guids, strs, n_strs);
+                if (r == 1) {
+                        m->n_bad++;
+                        r = 0;
+                }
+        }
+        /* The map stays usable; the names it lost are reported by the
+         * messages that use them. */
+        if (r == 0 && m->n_bad > 0)
+                (void)pst_diag_set(&m->diag, -EBADMSG, pc.hn.d->blk[0].ib,
+                                   "name-to-id map: %" PRIu32 " of %" PRIu32
+                                   " NAMEID records name an index, GUID or string outside their streams",
+                                   m->n_bad, n_ents / 8);
         return r;
 }
 
@@ -489,11 +502,11 @@ static int prop_decode(struct dec *d, const struct pst_node *owner, struct pst_r
                 struct pst_named *copy;
 
                 if (!nm) {
-                        if (m->error < 0 && !d->named_failed) {
+                        if ((m->error < 0 || m->n_bad > 0) && !d->named_failed) {
                                 struct pst_diag e = m->diag;
 
                                 d->named_failed = true;
-                                problem(d, m->error, &e);
+                                problem(d, m->error < 0 ? m->error : -EBADMSG, &e);
                         }
                         return 0;
                 }
