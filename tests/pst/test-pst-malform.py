@@ -11,7 +11,8 @@
 #  - no signal, no sanitizer report, the exit status the case allows;
 #  - the report names the problem: the case's substring (or one of its
 #    |-separated alternatives) in a problem's message (stderr for exit 3),
-#    with a NID or file offset; export's report names it too;
+#    with a NID or file offset; export's report names it too, and names
+#    the damage that only its full decode of messages meets;
 #  - for damage confined to items, every other item of the undamaged
 #    source still comes out (message and folder counts of its own inspect
 #    within the case's budget), and never more items than the source has.
@@ -226,6 +227,8 @@ def check_export(c, path, size, inspect_status, ref_export):
         if why or status < 0:
             return errs
         allowed = {3} if inspect_status == 3 else {1} if inspect_status == 1 else {0, 1}
+        if c["reach"] == "export" and c["sub"]:
+            allowed = {1}
         if status not in allowed:
             errs.append("export: exit %d, expected %s (stderr: %s)"
                         % (status, sorted(allowed), err.strip()[:200]))
@@ -235,7 +238,7 @@ def check_export(c, path, size, inspect_status, ref_export):
         if doc is None:
             return errs + ["export: no report.json"]
         reasons = [p.get("reason", "") for p in doc.get("skipped", []) + doc.get("problems", [])]
-        if c["sub"] and c["reach"] == "inspect" and inspect_status == 1 and \
+        if c["sub"] and (c["reach"] == "export" or inspect_status == 1) and \
                 not any(names(r, c["sub"]) for r in reasons):
             errs.append("export: no reason names %r: %s" % (c["sub"], reasons[:4]))
         if ref_export:
