@@ -96,8 +96,15 @@ struct file {
 
         /* uploader thread */
         bool journal_begun;   /* this generation's plan is in the journal */
-        bool *staged_before;  /* blocks an earlier run staged, per the journal */
+        bool *staged_before;  /* blocks an earlier run staged, per the journal (and the
+                               * service, when it could be asked) */
         uint32_t resumed;     /* how many of them */
+        /* Resuming with a readable destination: Get Block List in flight;
+         * the file's blocks wait in held until it answers. */
+        bool reconciling;
+        struct net_req reconcile;
+        bool *present;
+        struct job *held, **held_tail;
         bool restart_wanted;
         enum file_state state;
         uint32_t staged;
@@ -584,6 +591,7 @@ static struct state_file journal_key(const struct pipeline *p, const struct file
 }
 
 static void upload_job(struct pipeline *p, struct job *j);
+static void reconcile_start(struct pipeline *p, struct file *f);
 static void file_fail(struct pipeline *p, struct file *f, const char *fmt, ...) _printf_(3, 4);
 
 /* ---- the journal, and a full disk under it ----------------------------- */
@@ -718,6 +726,17 @@ static void journal_abandon(struct pipeline *p)
         }
         p->deferred = NULL;
         p->deferred_tail = &p->deferred;
+}
+
+/* The block IDs of a blob name the source version and plan they were read
+ * with: blocks of an earlier version left uncommitted on the service are
+ * never taken for this one's (see net_block_id()). */
+static uint64_t id_salt(const struct file *f)
+{
+        const uint64_t v[4] = { f->src.id.size, (uint64_t)f->src.id.mtime_ns, f->src.id.ino,
+                                f->plan.block_size };
+
+        return XXH3_64bits(v, sizeof(v));
 }
 
 /* The blob is committed: say so durably before counting it done. */
@@ -944,6 +963,7 @@ static void submit_commit(struct pipeline *p, struct file *f)
                 .op = NET_PUT_BLOCK_LIST,
                 .blob = f->blob,
                 .nblocks = f->plan.nblocks,
+                .id_salt = id_salt(f),
                 .content_type = PST_CONTENT_TYPE,
                 .done = on_commit_finished,
                 .userdata = f,
@@ -954,6 +974,76 @@ static void submit_commit(struct pipeline *p, struct file *f)
                 return;
         }
         f->outstanding++;
+}
+
+/* The service's answer: what it holds is not sent again, what the journal
+ * had but the service lost (or never got) is.  Without an answer the
+ * journal's word stands. */
+static void on_reconciled(struct net_req *req, int r, const struct net_diag *d)
+{
+        struct file *f = req->userdata;
+        struct pipeline *p = f->p;
+
+        f->outstanding--;
+        f->reconciling = false;
+        if (r == 0 && f->staged_before) {
+                uint32_t had = 0, lost = 0, found = 0;
+                for (uint32_t i = 0; i < f->plan.nblocks; i++) {
+                        had += f->staged_before[i];
+                        lost += f->staged_before[i] && !f->present[i];
+                        found += !f->staged_before[i] && f->present[i];
+                        f->staged_before[i] = f->present[i];
+                }
+                f->resumed = had - lost + found;
+                p->sh->totals.blocks_lost += lost;
+                p->sh->totals.blocks_found += found;
+                log_info("file=%s blob=%s: the service holds %u of %u blocks (journal: %u; lost "
+                         "%u, found %u): sending the other %u",
+                         f->e->path, f->blob, f->resumed, f->plan.nblocks, had, lost, found,
+                         f->plan.nblocks - f->resumed);
+        } else if (r != -ECANCELED) {
+                log_warning("file=%s blob=%s status=%ld error=%s: Get Block List failed (%s); "
+                            "trusting the journal",
+                            f->e->path, f->blob, d ? d->status : 0L,
+                            d && d->error_code[0] ? d->error_code : "-",
+                            d && d->msg[0] ? d->msg : strerror(-r));
+        }
+        f->present = (free(f->present), NULL);
+        while (f->held) {
+                struct job *j = f->held;
+                f->held = j->next;
+                upload_job(p, j);
+        }
+}
+
+/* Ask the service which blocks of this source version it holds (a
+ * readable destination only: write-only SAS never get a read). */
+static void reconcile_start(struct pipeline *p, struct file *f)
+{
+        if (!net_uploader_dest(p->up)->can_read)
+                return;
+        f->present = calloc(f->plan.nblocks, sizeof(bool));
+        if (!f->present)
+                return;
+        f->reconcile = (struct net_req){
+                .op = NET_GET_BLOCK_LIST,
+                .blob = f->blob,
+                .nblocks = f->plan.nblocks,
+                .id_salt = id_salt(f),
+                .block_size = f->plan.block_size,
+                .blob_size = f->size,
+                .present = f->present,
+                .done = on_reconciled,
+                .userdata = f,
+        };
+        if (net_submit(p->up, &f->reconcile) < 0) {
+                f->present = (free(f->present), NULL);
+                return;
+        }
+        f->outstanding++;
+        f->reconciling = true;
+        f->held = NULL;
+        f->held_tail = &f->held;
 }
 
 /* The first block of a file's generation reaches the uploader: record its
@@ -968,8 +1058,9 @@ static int journal_begin(struct pipeline *p, struct file *f)
         f->staged_before = calloc(f->plan.nblocks, sizeof(bool));
         if (!f->staged_before)
                 return 0; /* everything is sent: slower, never wrong */
+        bool known = false;
         n = state_blob_begin(p->state, &sf, f->plan.block_size, f->plan.nblocks,
-                             STATE_STAGED_MAX_AGE_S, f->staged_before);
+                             STATE_STAGED_MAX_AGE_S, f->staged_before, &known);
         if (n == -ENOSPC) {
                 /* Tried again when there is space: nothing goes out before
                  * the plan is in the journal. */
@@ -990,6 +1081,8 @@ static int journal_begin(struct pipeline *p, struct file *f)
         if (n > 0)
                 log_info("file=%s: resuming: %d of %u blocks were staged by an interrupted run",
                          f->e->path, n, f->plan.nblocks);
+        if (known)
+                reconcile_start(p, f);
         return 0;
 }
 
@@ -1038,6 +1131,12 @@ static void upload_job(struct pipeline *p, struct job *j)
                         p->deferred_tail = &j->next;
                         return;
                 }
+                if (f->reconciling) {
+                        j->next = NULL;
+                        *f->held_tail = j;
+                        f->held_tail = &j->next;
+                        return;
+                }
                 if (f->staged_before && f->staged_before[j->index]) {
                         /* Acknowledged before a crash: not sent again. */
                         atomic_fetch_add(&p->progress.bytes_done, j->buf->len);
@@ -1052,6 +1151,7 @@ static void upload_job(struct pipeline *p, struct job *j)
                 .op = f->plan.single ? NET_PUT_BLOB : NET_PUT_BLOCK,
                 .blob = f->blob,
                 .block_index = j->index,
+                .id_salt = id_salt(f),
                 .buf = j->buf,
                 .crc64 = j->crc,
                 .content_type = PST_CONTENT_TYPE,
@@ -2005,6 +2105,7 @@ out:
                         free(f->blob);
                         free(f->full_blob);
                         free(f->staged_before);
+                        free(f->present);
                         if (f->xxh)
                                 XXH3_freeState(f->xxh);
                         for (struct pending *n = f->pending, *next; n; n = next) {

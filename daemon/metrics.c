@@ -75,6 +75,12 @@ void metrics_write(FILE *out, const struct metrics_snapshot *s)
                "Blocks staged before an interruption, not sent again.", s->blocks_resumed);
         metric(out, "pstream_blocks_committed_total", "counter",
                "Blocks of committed blobs (a Put Blob counts as one).", s->blocks_committed);
+        metric(out, "pstream_blocks_lost_total", "counter",
+               "Blocks the journal had staged that the service no longer held: sent again.",
+               s->blocks_lost);
+        metric(out, "pstream_blocks_found_total", "counter",
+               "Blocks the service held that the journal did not know: not sent again.",
+               s->blocks_found);
         metric(out, "pstream_requests_total", "counter", "HTTP requests completed, any status.",
                s->requests);
         fputs("# HELP pstream_retries_total Tries repeated after a retryable failure, by cause.\n"

@@ -30,6 +30,8 @@ struct metrics_snapshot {
         uint64_t blocks_staged;     /* Put Block acknowledged */
         uint64_t blocks_resumed;    /* staged before a crash, not sent again */
         uint64_t blocks_committed;  /* blocks of the committed blobs (a Put Blob is one) */
+        uint64_t blocks_lost;       /* journal said staged, Get Block List did not: sent again */
+        uint64_t blocks_found;      /* Get Block List had them, the journal did not: not sent */
         uint64_t requests;          /* HTTP requests completed, any status */
         uint64_t retries[METRICS_RETRY_CLASSES];
         uint64_t request_errors;    /* requests that failed for good */

@@ -307,10 +307,11 @@ int state_blob_forget(struct state *s, const char *dest, const char *blob)
 }
 
 int state_blob_begin(struct state *s, const struct state_file *f, uint64_t block_size,
-                     uint32_t nblocks, int64_t max_age_s, bool *staged)
+                     uint32_t nblocks, int64_t max_age_s, bool *staged, bool *known)
 {
         int rc, n = 0;
 
+        *known = false;
         memset(staged, 0, nblocks * sizeof(*staged));
         sqlite3_reset(s->blob_get);
         bind_file(s->blob_get, f);
@@ -330,6 +331,7 @@ int state_blob_begin(struct state *s, const struct state_file *f, uint64_t block
         }
         if (rc != SQLITE_ROW)
                 return -EIO;
+        *known = true;
 
         sqlite3_bind_text(s->staged_get, 1, f->dest, -1, SQLITE_STATIC);
         sqlite3_bind_text(s->staged_get, 2, f->blob, -1, SQLITE_STATIC);

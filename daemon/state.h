@@ -47,11 +47,12 @@ int state_record_commit(struct state *s, const struct state_file *f);
 
 /* Start (or resume) staging f with blocks of block_size, nblocks of them.
  * When the journal has the same blob from the same source with the same
- * plan, marks the blocks it staged within max_age_s in staged[] (nblocks
- * bools) and returns how many; otherwise forgets what it had for the blob
- * and returns 0.  -errno on failure. */
+ * plan (*known = true: an earlier run began staging it), marks the blocks
+ * it staged within max_age_s in staged[] (nblocks bools) and returns how
+ * many; otherwise forgets what it had for the blob and returns 0.  -errno
+ * on failure (-ENOSPC: the disk under the journal is full). */
 int state_blob_begin(struct state *s, const struct state_file *f, uint64_t block_size,
-                     uint32_t nblocks, int64_t max_age_s, bool *staged);
+                     uint32_t nblocks, int64_t max_age_s, bool *staged, bool *known);
 
 /* Block index of blob was acknowledged (201) by the service.  Durable. */
 int state_block_staged(struct state *s, const char *dest, const char *blob, uint32_t index);

@@ -39,20 +39,54 @@ int net_plan(uint64_t size, uint64_t block_size, uint64_t put_blob_max, struct n
         return 0;
 }
 
-/* "ps1" version tag, 16 bytes of XXH3-128 of the blob name, the index as 8
- * hex digits: 27 bytes, so 36 Base64 characters without padding, the same
- * for every index.  A rerun re-stages the same IDs; a new scheme changes
- * the tag so old and new IDs never mix within a blob. */
-size_t net_block_id(const char *blob, uint32_t index, char out[64])
+#define BLOCK_ID_RAW 27
+#define BLOCK_ID_PREFIX 19
+
+/* "ps2" version tag, 16 bytes of XXH3-128 of the blob name seeded with the
+ * salt, the index as 8 hex digits: 27 bytes, so 36 Base64 characters
+ * without padding, the same for every index (the service wants one length
+ * per blob; "ps1" IDs had it too).  A new scheme changes the tag so old and
+ * new IDs never match. */
+static void block_id_prefix(const char *blob, uint64_t salt, uint8_t raw[BLOCK_ID_PREFIX])
 {
-        uint8_t raw[27];
         XXH128_canonical_t h;
+
+        XXH128_canonicalFromHash(&h, XXH3_128bits_withSeed(blob, strlen(blob), salt));
+        memcpy(raw, "ps2", 3);
+        memcpy(raw + 3, h.digest, 16);
+}
+
+size_t net_block_id(const char *blob, uint64_t salt, uint32_t index, char out[64])
+{
+        uint8_t raw[BLOCK_ID_RAW];
         char idx[9];
 
-        XXH128_canonicalFromHash(&h, XXH3_128bits(blob, strlen(blob)));
-        memcpy(raw, "ps1", 3);
-        memcpy(raw + 3, h.digest, 16);
+        block_id_prefix(blob, salt, raw);
         snprintf(idx, sizeof(idx), "%08x", index);
-        memcpy(raw + 19, idx, 8);
+        memcpy(raw + BLOCK_ID_PREFIX, idx, 8);
         return (size_t)EVP_EncodeBlock((unsigned char *)out, raw, sizeof(raw));
+}
+
+int64_t net_block_index(const char *blob, uint64_t salt, const char *id, size_t len)
+{
+        uint8_t want[BLOCK_ID_PREFIX], raw[BLOCK_ID_RAW + 3];
+        char hex[9];
+        uint32_t v = 0;
+
+        /* 36 Base64 characters decode to exactly 27 bytes (no padding). */
+        if (len != 36 || EVP_DecodeBlock(raw, (const unsigned char *)id, (int)len) != BLOCK_ID_RAW)
+                return -1;
+        block_id_prefix(blob, salt, want);
+        if (memcmp(raw, want, BLOCK_ID_PREFIX) != 0)
+                return -1;
+        memcpy(hex, raw + BLOCK_ID_PREFIX, 8);
+        hex[8] = '\0';
+        for (unsigned i = 0; i < 8; i++) {
+                int c = hex[i];
+                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                if (d < 0)
+                        return -1;
+                v = v << 4 | (uint32_t)d;
+        }
+        return v;
 }

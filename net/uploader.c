@@ -37,6 +37,7 @@
 #define ERROR_BODY_MAX (16 * 1024)
 /* Get Block List answers about 100 bytes per block. */
 #define BLOCKLIST_BYTES_PER_BLOCK 128
+#define BLOCKLIST_MAX_UNCOMMITTED 100000
 #define TRACE_LEVEL_DEBUG 7
 #ifndef UPLOAD_BUFFER_SIZE
 #define UPLOAD_BUFFER_SIZE (512L * 1024)
@@ -197,9 +198,15 @@ static void trace(struct net_uploader *u, const char *fmt, ...)
         u->trace(u->trace_ctx, TRACE_LEVEL_DEBUG, line);
 }
 
+/* A GET: the check after a commit, or a Get Block List asked for. */
+static bool is_get(const struct xfer *x)
+{
+        return x->verify || x->req->op == NET_GET_BLOCK_LIST;
+}
+
 static const char *op_name(const struct xfer *x)
 {
-        if (x->verify)
+        if (is_get(x))
                 return "GetBlockList";
         switch (x->req->op) {
         case NET_PUT_BLOB:
@@ -208,6 +215,8 @@ static const char *op_name(const struct xfer *x)
                 return "PutBlock";
         case NET_PUT_BLOCK_LIST:
                 return "PutBlockList";
+        case NET_GET_BLOCK_LIST:
+                break;
         }
         return "?";
 }
@@ -369,7 +378,7 @@ static int build_headers(struct xfer *x)
         net_http_date(time(NULL), date);
         xms[nxms++] = (struct net_hdr){ "x-ms-date", date };
         xms[nxms++] = (struct net_hdr){ "x-ms-version", NET_API_VERSION };
-        if (!x->verify) {
+        if (!is_get(x)) {
                 net_crc64_base64(x->crc, crc);
                 xms[nxms++] = (struct net_hdr){ "x-ms-content-crc64", crc };
                 if (req->op == NET_PUT_BLOB)
@@ -406,7 +415,7 @@ static int build_headers(struct xfer *x)
         if (u->dest.auth == NET_AUTH_SHARED_KEY) {
                 _cleanup_free_ char *sts = NULL;
 
-                r = net_sharedkey_string_to_sign(x->verify ? "GET" : "PUT", x->verify ? 0 : x->body_len,
+                r = net_sharedkey_string_to_sign(is_get(x) ? "GET" : "PUT", is_get(x) ? 0 : x->body_len,
                                                  NULL, NULL, inm, xms, nxms, u->dest.account, x->path,
                                                  x->query, &sts);
                 if (r < 0)
@@ -438,8 +447,10 @@ static int build_url(struct xfer *x)
         x->query[0] = '\0';
         if (x->verify) {
                 snprintf(x->query, sizeof(x->query), "comp=blocklist&blocklisttype=committed");
+        } else if (req->op == NET_GET_BLOCK_LIST) {
+                snprintf(x->query, sizeof(x->query), "comp=blocklist&blocklisttype=all");
         } else if (req->op == NET_PUT_BLOCK) {
-                net_block_id(req->blob, req->block_index, id);
+                net_block_id(req->blob, req->id_salt, req->block_index, id);
                 r = net_url_escape(id, false, idesc, sizeof(idesc));
                 if (r < 0)
                         return r;
@@ -521,7 +532,7 @@ static int setup_easy(struct xfer *x)
         SET(CURLOPT_HEADERDATA, x);
         SET(CURLOPT_WRITEFUNCTION, write_cb);
         SET(CURLOPT_WRITEDATA, x);
-        if (x->verify) {
+        if (is_get(x)) {
                 SET(CURLOPT_HTTPGET, 1L);
         } else {
                 SET(CURLOPT_UPLOAD, 1L);
@@ -564,6 +575,9 @@ static void start(struct xfer *x)
         if (x->verify)
                 x->resp_max = MAX((size_t)ERROR_BODY_MAX,
                                   (size_t)x->req->nblocks * BLOCKLIST_BYTES_PER_BLOCK + 4096);
+        else if (is_get(x)) /* ours, and stale uncommitted blocks (the service keeps 100,000) */
+                x->resp_max = ((size_t)x->req->nblocks + BLOCKLIST_MAX_UNCOMMITTED) *
+                                      BLOCKLIST_BYTES_PER_BLOCK + 4096;
 
         r = build_url(x);
         if (r >= 0)
@@ -702,7 +716,7 @@ static int check_block_list(struct xfer *x)
                         return net_diag_set(&x->diag, 200, -EPROTO,
                                             "GetBlockList %s: more committed blocks than the %u planned",
                                             req->blob, req->nblocks);
-                wl = net_block_id(req->blob, i, want);
+                wl = net_block_id(req->blob, req->id_salt, i, want);
                 if ((size_t)(ne - n) != wl || memcmp(n, want, wl) != 0)
                         return net_diag_set(&x->diag, 200, -EPROTO,
                                             "GetBlockList %s: committed block %u is not the planned one",
@@ -733,6 +747,48 @@ static enum net_retry_class retry_class(long status, int r)
         }
 }
 
+/* Get Block List (all): mark in present[] every block of the plan the
+ * service holds with its planned size.  Other IDs (other versions of the
+ * source, other plans) are ignored; so is everything that doesn't parse. */
+static int parse_present(struct xfer *x)
+{
+        const struct net_req *req = x->req;
+        const char *p;
+
+        if (x->resp_truncated || !x->resp)
+                return net_diag_set(&x->diag, 200, -EPROTO, "GetBlockList %s: answer too long or empty",
+                                    req->blob);
+        if (!strstr(x->resp, "<BlockList"))
+                return net_diag_set(&x->diag, 200, -EPROTO, "GetBlockList %s: no <BlockList>",
+                                    req->blob);
+        memset(req->present, 0, req->nblocks * sizeof(*req->present));
+        for (p = x->resp; (p = strstr(p, "<Block>"));) {
+                const char *end = strstr(p, "</Block>"), *n, *ne, *sz;
+                if (!end)
+                        break;
+                n = strstr(p, "<Name>");
+                sz = strstr(p, "<Size>");
+                p = end + 8;
+                if (!n || n > end || !sz || sz > end)
+                        continue;
+                n += 6;
+                ne = strstr(n, "</Name>");
+                if (!ne || ne > end)
+                        continue;
+                int64_t i = net_block_index(req->blob, req->id_salt, n, (size_t)(ne - n));
+                if (i < 0 || (uint64_t)i >= req->nblocks)
+                        continue;
+                char *e;
+                unsigned long long size = strtoull(sz + 6, &e, 10);
+                uint64_t want = (uint64_t)i + 1 < req->nblocks
+                                        ? req->block_size
+                                        : req->blob_size - (uint64_t)i * req->block_size;
+                if (e != sz + 6 && *e == '<' && size == want)
+                        req->present[i] = true;
+        }
+        return 0;
+}
+
 static void schedule_retry(struct xfer *x, enum net_retry_class cls, int64_t retry_after_ms)
 {
         struct net_uploader *u = x->u;
@@ -760,7 +816,7 @@ static void completed(struct net_uploader *u, struct xfer *x, CURLcode cc)
         put_easy(u, TAKE_PTR(x->easy));
         u->stats.requests++;
 
-        trace(u, "%s %s status=%ld ms=%" PRIu64 " attempt=%u curl=%d", x->verify ? "GET" : "PUT",
+        trace(u, "%s %s status=%ld ms=%" PRIu64 " attempt=%u curl=%d", is_get(x) ? "GET" : "PUT",
               x->url, status, ms, x->stage_attempts, (int)cc);
 
         if (cc != CURLE_OK) {
@@ -775,6 +831,8 @@ static void completed(struct net_uploader *u, struct xfer *x, CURLcode cc)
                 net_diag_set(&x->diag, status, 0, "%s", "");
                 if (x->verify)
                         r = check_block_list(x);
+                else if (x->req->op == NET_GET_BLOCK_LIST)
+                        r = parse_present(x);
         } else {
                 if (x->resp_len > 0)
                         net_parse_error_body(x->resp, x->resp_len, code, sizeof(code), bodymsg,
@@ -797,6 +855,10 @@ static void completed(struct net_uploader *u, struct xfer *x, CURLcode cc)
         }
         if (r == -EAGAIN)
                 r = status_errno(status);
+        /* A blob never staged or committed: the service holds none of it. */
+        if (r == -ENOENT && x->req->op == NET_GET_BLOCK_LIST &&
+            !strcmp(x->diag.error_code, "BlobNotFound"))
+                r = 0;
 
         if (r == 0 && !x->verify && x->req->op == NET_PUT_BLOCK_LIST && u->dest.can_read) {
                 x->verify = true;
@@ -1025,7 +1087,7 @@ static int build_block_list(struct xfer *x)
         for (uint32_t i = 0; i < x->req->nblocks; i++) {
                 char id[64];
 
-                net_block_id(x->req->blob, i, id);
+                net_block_id(x->req->blob, x->req->id_salt, i, id);
                 o += (size_t)snprintf(s + o, cap - o, "<Latest>%s</Latest>", id);
         }
         o += (size_t)snprintf(s + o, cap - o, "%s", tail);
@@ -1051,6 +1113,14 @@ int net_submit(struct net_uploader *u, struct net_req *req)
                 break;
         case NET_PUT_BLOCK_LIST:
                 if (req->nblocks == 0 || req->nblocks > NET_MAX_BLOCKS)
+                        return -EINVAL;
+                break;
+        case NET_GET_BLOCK_LIST:
+                if (!u->dest.can_read)
+                        return -EOPNOTSUPP;
+                if (req->nblocks == 0 || req->nblocks > NET_MAX_BLOCKS || !req->present ||
+                    !req->block_size ||
+                    req->blob_size <= (uint64_t)(req->nblocks - 1) * req->block_size)
                         return -EINVAL;
                 break;
         default:

@@ -16,7 +16,7 @@ Rules are tried in order; the first one that matches the request and still
 has budget fires (`skip` matching requests are let through first, then
 `count` of them get the fault).  A rule:
   {"op": "put_block" | ["put_block", "put_blob"] | "*",  "skip": 0, "count": 1,
-   "action": "status" | "reset" | "stall" | "truncate" | "delay",
+   "action": "status" | "reset" | "stall" | "truncate" | "delay" | "blackhole",
    "status": 503, "code": "ServerBusy", "retry_after": 1,      # action status
    "after_bytes": 65536,                                       # reset / stall
    "seconds": 30,                                              # stall / delay
@@ -34,6 +34,8 @@ Actions:
   truncate  forward, then send only the first KEEP bytes of the answer and
             close (the upstream did the work: retries must be idempotent).
   delay     wait SECONDS, then forward.
+  blackhole forward, then never answer: the upstream did the work, the
+            client waits (until its stall timeout, or until it is killed).
 
 Command line (reusable as a relay for kill -9 / throttling experiments):
   faultproxy.py --upstream 127.0.0.1:PORT [--port 0] [--rules FILE.json]
@@ -359,10 +361,12 @@ class FaultProxy:
                 rec["resp_bytes"] = len(body)
                 return not _wants_close(headers)
             return await self._forward(method, target, headers, length, chunked, reader,
-                                       writer, up, rec, spec if action == "truncate" else None)
+                                       writer, up, rec, spec if action == "truncate" else None,
+                                       blackhole=action == "blackhole")
         finally:
-            rec["t1"] = time.time()
-            self._record(rec)
+            if not rec.pop("recorded", False):
+                rec["t1"] = time.time()
+                self._record(rec)
 
     async def _drain_body(self, reader, length, chunked, rec, limit):
         """Read (and drop) the request body, at most `limit` bytes; returns bytes read."""
@@ -376,7 +380,7 @@ class FaultProxy:
         return got
 
     async def _forward(self, method, target, headers, length, chunked, reader, writer, up,
-                       rec, truncate):
+                       rec, truncate, blackhole=False):
         await up.ensure()
         fwd = [(k, v) for k, v in headers if k.lower() != "host"]
         fwd.insert(0, ("Host", f"{self.up_host}:{self.up_port}"))
@@ -410,6 +414,15 @@ class FaultProxy:
                 close_after = True
                 up.close()
         rec["resp_bytes"] = len(body)
+        if blackhole:
+            # Logged now: the test sees the upstream's answer while the
+            # client still waits for it.
+            rec["t1"] = time.time()
+            self._record(rec)
+            rec["recorded"] = True
+            while await reader.read(PIECE):
+                pass
+            return False
         if truncate is not None:
             data = head + body
             writer.write(data[:int(truncate.get("keep", len(data) // 2))])

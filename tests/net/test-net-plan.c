@@ -87,30 +87,46 @@ static void test_too_big(void **state)
 static void test_block_ids(void **state)
 {
         static const uint32_t idx[] = { 0, 1, 2, 9, 10, 255, 4095, 49999, UINT32_MAX };
+        const uint64_t salt = 0x1234567890abcdefull;
         char a[64], b[64], first[64];
         size_t len0;
 
         (void)state;
-        len0 = net_block_id("store/x.pst", 0, first);
+        len0 = net_block_id("store/x.pst", salt, 0, first);
         assert_int_equal(len0, strlen(first));
-        assert_true(len0 > 0 && len0 < 64);
+        assert_int_equal(len0, 36);
         for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
-                assert_int_equal(net_block_id("store/x.pst", idx[i], a), len0);
-                /* Deterministic. */
-                net_block_id("store/x.pst", idx[i], b);
+                assert_int_equal(net_block_id("store/x.pst", salt, idx[i], a), len0);
+                /* Deterministic, and read back to its index. */
+                net_block_id("store/x.pst", salt, idx[i], b);
                 assert_string_equal(a, b);
+                assert_int_equal(net_block_index("store/x.pst", salt, a, strlen(a)), idx[i]);
                 /* Distinct from every other index. */
                 for (size_t j = 0; j < i; j++) {
-                        net_block_id("store/x.pst", idx[j], b);
+                        net_block_id("store/x.pst", salt, idx[j], b);
                         assert_string_not_equal(a, b);
                 }
-                /* Another blob, same index: another ID, same length. */
-                assert_int_equal(net_block_id("store/y.pst", idx[i], b), len0);
+                /* Another blob or another salt (another source version):
+                 * another ID of the same length, not read as one of ours. */
+                assert_int_equal(net_block_id("store/y.pst", salt, idx[i], b), len0);
                 assert_string_not_equal(a, b);
+                assert_int_equal(net_block_index("store/x.pst", salt, b, strlen(b)), -1);
+                assert_int_equal(net_block_id("store/x.pst", salt + 1, idx[i], b), len0);
+                assert_string_not_equal(a, b);
+                assert_int_equal(net_block_index("store/x.pst", salt, b, strlen(b)), -1);
         }
         /* Length does not depend on the name either. */
-        assert_int_equal(net_block_id("", 3, a), len0);
-        assert_int_equal(net_block_id("a/very/long/name/that/goes/on/and/on/and/on.pst", 3, a), len0);
+        assert_int_equal(net_block_id("", 0, 3, a), len0);
+        assert_int_equal(net_block_id("a/very/long/name/that/goes/on/and/on/and/on.pst", 0, 3, a),
+                         len0);
+        /* Hostile IDs from a Get Block List answer. */
+        assert_int_equal(net_block_index("store/x.pst", salt, "", 0), -1);
+        assert_int_equal(net_block_index("store/x.pst", salt, "!!!!", 4), -1);
+        assert_int_equal(net_block_index("store/x.pst", salt, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                         36), -1);
+        memcpy(b, first, 37);
+        b[35] = '*';
+        assert_int_equal(net_block_index("store/x.pst", salt, b, 36), -1);
 }
 
 int main(void)

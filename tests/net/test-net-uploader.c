@@ -445,7 +445,7 @@ static void test_retry_after_then_created(void **state)
 
         /* What went over the wire, both times. */
         assert_int_equal(f->srv.nrec, 2);
-        net_block_id("a b.pst", 3, id);
+        net_block_id("a b.pst", 0, 3, id);
         net_url_escape(id, false, idesc, sizeof(idesc));
         snprintf(want_target, sizeof(want_target),
                  "/devstoreaccount1/c01/pfx/a%%20b.pst?comp=block&blockid=%s", idesc);
@@ -636,7 +636,7 @@ static char *block_list_answer(const char *blob, uint32_t n, uint32_t swap_at)
         for (uint32_t i = 0; i < n; i++) {
                 char id[64];
 
-                net_block_id(blob, i == swap_at ? i + 1 : i, id);
+                net_block_id(blob, 0, i == swap_at ? i + 1 : i, id);
                 o += (size_t)sprintf(s + o, "<Block><Name>%s</Name><Size>4</Size></Block>", id);
         }
         sprintf(s + o, "</CommittedBlocks><UncommittedBlocks /></BlockList>");
@@ -678,7 +678,7 @@ static void test_block_list_verified(void **state)
         net_crc64_base64(net_crc64(0, f->srv.rec[0].body, f->srv.rec[0].body_len), crc);
         assert_string_equal(req_header(&f->srv.rec[0], "x-ms-content-crc64", h, sizeof(h)), crc);
         for (uint32_t i = 0; i < 3; i++) {
-                net_block_id("v.pst", i, id);
+                net_block_id("v.pst", 0, i, id);
                 snprintf(want, sizeof(want), "<Latest>%s</Latest>", id);
                 assert_non_null(strstr(f->srv.rec[0].body, want));
         }

@@ -123,9 +123,17 @@ struct net_plan {
 int net_plan(uint64_t size, uint64_t block_size, uint64_t put_blob_max, struct net_plan *ret);
 
 /* Block ID of block index of blob: fixed length for every block of a blob,
- * derived only from (blob name, index), so a rerun re-stages the same IDs.
- * Writes NUL-terminated base64 into out; returns its length. */
-size_t net_block_id(const char *blob, uint32_t index, char out[64]);
+ * derived only from (blob name, salt, index), so a rerun re-stages the same
+ * IDs.  The salt names the source and plan the blocks come from (the
+ * caller's choice, e.g. a hash of size, mtime, inode and block size): blocks
+ * staged from another version of the source never match, so Get Block List
+ * can say which blocks of this version the service holds.  Writes
+ * NUL-terminated base64 into out; returns its length. */
+size_t net_block_id(const char *blob, uint64_t salt, uint32_t index, char out[64]);
+
+/* The index of a block ID made by net_block_id(blob, salt, ...): -1 when id
+ * is not one of them. */
+int64_t net_block_index(const char *blob, uint64_t salt, const char *id, size_t len);
 
 /* ---- the uploader ----------------------------------------------------- */
 
@@ -133,6 +141,9 @@ enum net_op {
         NET_PUT_BLOB,        /* whole body in buf (buf may be NULL for size 0) */
         NET_PUT_BLOCK,       /* block block_index of blob */
         NET_PUT_BLOCK_LIST,  /* commit blocks 0..nblocks-1 of blob */
+        NET_GET_BLOCK_LIST,  /* which of blocks 0..nblocks-1 of blob the service holds, committed
+                              * or not, with their planned sizes: present[] (readable
+                              * destinations only; a blob that does not exist holds none) */
 };
 
 struct net_req;
@@ -142,7 +153,12 @@ struct net_req {
         enum net_op op;
         const char *blob;       /* blob name under the URL prefix, unescaped; kept until done */
         uint32_t block_index;   /* NET_PUT_BLOCK */
-        uint32_t nblocks;       /* NET_PUT_BLOCK_LIST */
+        uint32_t nblocks;       /* NET_PUT_BLOCK_LIST, NET_GET_BLOCK_LIST */
+        uint64_t id_salt;       /* NET_PUT_BLOCK, NET_PUT_BLOCK_LIST, NET_GET_BLOCK_LIST:
+                                 * see net_block_id() */
+        uint64_t block_size;    /* NET_GET_BLOCK_LIST: every block but the last */
+        uint64_t blob_size;     /* NET_GET_BLOCK_LIST: the whole blob */
+        bool *present;          /* NET_GET_BLOCK_LIST: nblocks flags, set on success */
         struct io_buf *buf;     /* body for PUT_BLOB/PUT_BLOCK; the uploader takes a reference
                                  * for as long as it needs the bytes (retries included) */
         uint64_t crc64;         /* CRC-64/NVME of the body, computed by the caller */
