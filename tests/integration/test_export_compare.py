@@ -11,8 +11,9 @@ For each file of ../shared/corpus and npm pst-extractor's enron.pst and two
 * per item, against pffexport (items matched by folder + subject + date,
   order as the tie-break): the MAPI subject, the Subject header, the sender,
   the date, the body text (whitespace-normalised plain text; the text content
-  of the HTML when a message has no plain body), embedded message count and
-  the attachments' bytes.
+  of the HTML when a message has no plain body, and also when it has both),
+  the attachments' bytes, and the embedded messages at every depth (subject,
+  attachments' bytes, their own embedded messages).
 
 Every difference is either explained by a row of LIMITATIONS (a documented
 limitation of the other tool, with its reference and a predicate that
@@ -55,7 +56,8 @@ class Diff:
           count (readpst: items per folder), item-missing / item-extra (pff:
           unmatched items), att-missing / att-extra (attachment bytes the
           reader has and pstream not / the other way), embedded, subject,
-          hdr-subject, sender, date, body."""
+          hdr-subject, sender, date, body, html, embedded-subject,
+          embedded-att-missing / embedded-att-extra."""
 
     def __init__(self, fname, tool, folder, kind, ours, theirs, item=None, ctx=None):
         self.file = fname
@@ -322,6 +324,11 @@ def compare_item(fname, folder, o, t, ctx):
     mine, theirs = body_pair(o, t)
     if mine != theirs:
         d("body", mine, theirs)
+    if t.html is not None and t.text is not None:
+        # both bodies: the HTML's text too (the plain text was compared above)
+        mine = X.html_text(o.html) if o.html is not None else None
+        if mine != X.html_text(t.html):
+            d("html", mine, X.html_text(t.html))
     if o.embedded != t.embedded:
         d("embedded", o.embedded, t.embedded)
     extra, missing = multiset_diff(o.attachments, t.attachments)
@@ -468,7 +475,9 @@ def compare_file(t, path, pstream, verbose):
             else:
                 ds = compare_item(fname, folder, o, th, ctx)
                 diffs += ds
-                equal["pffexport item fields"] += 7 - len([x for x in ds if x.item == (o, th)])
+                fields = 8 if th.html is not None and th.text is not None else 7
+                equal["pffexport item fields"] += fields - len([x for x in ds
+                                                                 if x.item == (o, th)])
                 equal["pffexport embedded messages"] += embedded_pairs(o, th)
         equal["pffexport folder counts"] += len(mine.items) == len(theirs.items)
     # ---- against readpst: counts and attachment bytes per folder
