@@ -11,7 +11,10 @@
 # tools must export exactly that: the same folders with the same messages
 # (subjects), bodies, recipients, attachment names and bytes, and embedded
 # messages (pffexport at every level; readpst's subjects).  pffinfo must
-# report the password CRC written.  Exits 77 when a tool is missing.
+# report the password CRC written.  pst-write-check.py must find the file
+# sound (CRCs, B-trees, no lost block, allocation maps, density list, heaps)
+# and the structures the scenario is there to exercise.  Exits 77 when a
+# tool is missing.
 import email.header
 import hashlib
 import json
@@ -24,10 +27,28 @@ import sys
 import tempfile
 
 TOP = "Top of Personal Folders"
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Valid structures readpst (libpst 0.6.76) does not read, seen on these
+# files and explained by its code: it finds no subnode past the first
+# SLBLOCK below an SIBLOCK, so a message with more than 340 subnodes loses
+# its attachments there (pffexport and our reader read them; the
+# structure check proves the SIBLOCK).  Its attachments are not compared
+# for readpst; everything else about the message is.
+READPST_NO_ATTACHMENTS = {"Many subnodes"}
+# What each scenario must make the writer produce (pst-write-check.py stats).
+EXPECT = {
+    "basic": {},
+    "full": {"xblock": 1},
+    "many": {"nbt_levels": 3, "bbt_levels": 3, "heap_bitmaps": 1, "siblock": 1, "xblock": 1},
+    "big": {"xxblock": 1, "fmaps": 1},
+    "huge": {"fmaps": 2, "fpmaps": 1},
+}
 failures = []
 
 
 def fail(msg):
+    if len(msg) > 600:
+        msg = msg[:600] + "..."
     failures.append(msg)
     print("not ok: " + msg, file=sys.stderr)
 
@@ -196,7 +217,7 @@ def check_readpst(pst, manifest, tmp):
             if text_norm(rp_body(m)) != text_norm(w["body"].encode()):
                 fail("readpst: %s/%s: body differs" % (f["path"], s))
             wa = sorted((a["name"], a["size"], a["sha256"]) for a in w["attachments"] if "embedded" not in a)
-            if rp_attachments(m) != wa:
+            if s not in READPST_NO_ATTACHMENTS and rp_attachments(m) != wa:
                 fail("readpst: %s/%s: attachments %r, want %r" % (f["path"], s, rp_attachments(m), wa))
             for a in w["attachments"]:
                 if "embedded" in a and ("Subject: " + a["embedded"]["subject"]).encode() not in raw:
@@ -223,6 +244,18 @@ def main():
         size = os.path.getsize(pst)
         n_msgs = sum(len(f["messages"]) for f in manifest["folders"])
         print("# %s: %d bytes, %d folders, %d messages" % (scenario, size, len(manifest["folders"]), n_msgs))
+        r = subprocess.run([sys.executable, os.path.join(HERE, "pst-write-check.py"), pst],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            fail("pst-write-check: " + r.stderr.decode()[-3000:])
+        else:
+            stats = json.loads(r.stdout)
+            print("# structure: %s" % r.stdout.decode().strip())
+            for k, v in EXPECT[scenario].items():
+                if stats.get(k, 0) < v:
+                    fail("pst-write-check: %s is %d, want at least %d" % (k, stats.get(k, 0), v))
+        if scenario == "huge" and size < 2 << 30:
+            fail("huge: %d bytes, want at least 2 GiB" % size)
         check_pffexport(pst, manifest, tmp)
         check_readpst(pst, manifest, tmp)
     if failures:
