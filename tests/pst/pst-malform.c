@@ -1199,6 +1199,57 @@ static void gen_xblock(struct pst_gen *g, int level, int c_ent, int64_t lcb, boo
         free(c.buf);
 }
 
+/* An attachment's data behind an XBLOCK in a real file: damaged, it costs
+ * that attachment only. */
+static void xblock_attachment(const struct pst *p)
+{
+        for (size_t i = 0; i < p->n_nodes; i++) {
+                const struct node *m = &p->nodes[i];
+                struct subnode sn[64];
+                const struct block *sl;
+                size_t k;
+
+                if (NID_TYPE(m->nid) != NT_MESSAGE)
+                        continue;
+                k = subnodes(p, p->b, m->sub, &sl, sn, 64);
+                for (size_t j = 0; j < k; j++) {
+                        struct subnode an[16];
+                        const struct block *asl, *xb;
+                        size_t ak;
+
+                        if (NID_TYPE(sn[j].nid) != NT_ATTACH)
+                                continue;
+                        ak = subnodes(p, p->b, sn[j].sub, &asl, an, 16);
+                        for (size_t a = 0; a < ak; a++) {
+                                uint8_t *b;
+
+                                if (!(an[a].data & PST_BID_INTERNAL) ||
+                                    !(xb = block_find(p, an[a].data)) ||
+                                    p->b[xb->ib] != 0x01 || p->b[xb->ib + 1] != 1)
+                                        continue;
+                                b = copy_of(p);
+                                b[xb->ib + 1] = 3;
+                                fix_block(p, b, xb);
+                                emit_pst(12, "attachment-xblock-clevel-3", p, b,
+                                         ITEMS("XBLOCK", 0, 0));
+                                memcpy(b, p->b, p->n);
+                                put_le32(b + xb->ib + 4, get_le32(p->b + xb->ib + 4) + 1);
+                                fix_block(p, b, xb);
+                                emit_pst(12, "attachment-xblock-lcbtotal-off", p, b,
+                                         EXPORT_ONLY("lcbTotal"));
+                                memcpy(b, p->b, p->n);
+                                put_le32(b + xb->ib + 4, 0xFFFFFFFF);
+                                fix_block(p, b, xb);
+                                emit_pst(12, "attachment-xblock-lcbtotal-4g", p, b,
+                                         EXPORT_ONLY("lcbTotal"));
+                                free(b);
+                                return;
+                        }
+                }
+        }
+        fprintf(stderr, "pst-malform: case 12: no attachment behind an XBLOCK in %s\n", p->src);
+}
+
 static void case_12(struct sources *s)
 {
         struct pst_gen *g = &s->gx;
@@ -1211,6 +1262,7 @@ static void case_12(struct sources *s)
         gen_xblock(g, -1, -1, 0xFFFFFFFF, false, false, "xblock-lcbtotal-4g", "lcbTotal");
         gen_xblock(g, 2, -1, -1, true, false, "xxblock-lists-itself", "XBLOCK");
         gen_xblock(g, -1, -1, -1, false, true, "xblock-child-internal", "XBLOCK");
+        xblock_attachment(&s->c);
 }
 
 /* The message's SLBLOCK rewritten by fn. */
