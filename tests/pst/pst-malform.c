@@ -1030,6 +1030,27 @@ static const struct page *message_leaf(const struct pst *p, struct expect *e, co
         return NULL;
 }
 
+/* The 4K OST's pages: 16-bit counts, 24-byte trailers. */
+static void case_6_9_4k(struct sources *s)
+{
+        const struct pst *o = &s->o;
+        const struct page *root = first_page(o, PST_PTYPE_NBT, 0), *leaf = NULL;
+        uint8_t *b;
+
+        if (!s->have_o)
+                return;
+        for (size_t i = 0; i < o->n_pages && !leaf; i++)
+                if (o->pages[i].ptype == PST_PTYPE_NBT && o->pages[i].level == 0)
+                        leaf = &o->pages[i];
+        b = copy_of(o);
+        b[root->ib] ^= 0x40;
+        emit_pst(6, "ost-nbt-root-crc", o, b, FILE_LEVEL("1", "CRC mismatch"));
+        memcpy(b, o->b, o->n);
+        page_set(o, b, leaf->ib, 0x7FFF, (int)(o->area / leaf->cb_ent), -1, -1);
+        emit_pst(9, "ost-nbt-leaf-cent-32767", o, b, FILE_LEVEL("1", "cEnt"));
+        free(b);
+}
+
 static void case_9(struct sources *s)
 {
         const struct pst *u = &s->u;
@@ -2754,6 +2775,7 @@ int main(int argc, char **argv)
         case_7(&s);
         case_8(&s);
         case_9(&s);
+        case_6_9_4k(&s);
         case_10(&s);
         case_11(&s);
         case_12(&s);
