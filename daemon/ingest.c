@@ -1410,6 +1410,8 @@ static void on_control(void *ctx, const char *cmd, FILE *out)
                 metrics_now(p, &m);
                 metrics_write(out, &m);
         } else if (shared_command(p->sh, p->up, cmd, out)) {
+                /* `pstream resume` does not override a full disk. */
+                net_pause(p->up, p->sh->paused || p->disk_full);
                 if (!strcmp(cmd, "cap schedule"))
                         apply_schedule(p, UINT64_MAX);
                 if (p->sh->cap_overridden)

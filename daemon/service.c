@@ -251,8 +251,9 @@ static void reload(struct service *s)
         cfg_changes(&s->cur->c, &n.c, CFG_APPLY_RESTART, restart, sizeof(restart));
         if (restart[0]) {
                 /* Keep them as they are: the journal and the sockets are open. */
-                log_warning("reload: %s changed: that takes a restart of the daemon; keeping %s",
-                            restart, s->cur->c.state_dir);
+                log_warning("reload: %s changed: that takes a restart of the daemon; keeping "
+                            "the running values",
+                            restart);
                 swap_str(&n.c.state_dir, &s->cur->c.state_dir);
                 swap_str(&n.c.metrics_listen, &s->cur->c.metrics_listen);
                 swap_str(&n.c.metrics_allow_remote, &s->cur->c.metrics_allow_remote);
