@@ -210,19 +210,21 @@ def export_counts(doc):
 
 def reference_export(src):
     with tempfile.TemporaryDirectory(dir=outdir) as to:
-        p = subprocess.run([pstream, "export", "--quiet", src, "--to", to],
+        p = subprocess.run([pstream, "export", "--quiet", "--jobs", "2", src, "--to", to],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         doc = export_report(to) if p.returncode == 0 else None
         return export_counts(doc) if doc else None
 
 
 def check_export(c, path, size, inspect_status, ref_export):
-    """The same file through `pstream export`: same limits; a file inspect
+    """The same file through `pstream export` (2 workers, so that the
+    address-space limit does not depend on the machine's cores): same
+    limits; a file inspect
     cannot open export cannot either; a problem inspect names, export names
     too; the items of the source are exported within the case's budget."""
     with tempfile.TemporaryDirectory(dir=outdir) as to:
         status, out, err, cpu, rss, cpu_limit, why = run(
-            [pstream, "export", "--quiet", path, "--to", to], size)
+            [pstream, "export", "--quiet", "--jobs", "2", path, "--to", to], size)
         errs = limit_errors("export: ", status, err, cpu, rss, cpu_limit, why)
         if why or status < 0:
             return errs
