@@ -119,15 +119,17 @@ int control_listen_http(struct control *c, const char *addr, bool allow_remote, 
                 memcpy(host, addr + 1, (size_t)(close_br - addr - 1));
                 host[close_br - addr - 1] = '\0';
         } else {
-                colon = strrchr(addr, ':');
-                if (!colon || (size_t)(colon - addr) >= sizeof(host))
-                        return set_err(err, errlen, -EINVAL, "expected HOST:PORT", addr);
+                colon = strchr(addr, ':');
+                /* An IPv6 address needs its brackets: "::1:9187" is ambiguous. */
+                if (!colon || strchr(colon + 1, ':') || (size_t)(colon - addr) >= sizeof(host))
+                        return set_err(err, errlen, -EINVAL,
+                                       "expected IPv4:PORT or [IPv6]:PORT", addr);
                 memcpy(host, addr, (size_t)(colon - addr));
                 host[colon - addr] = '\0';
         }
         char *end;
         unsigned long port = strtoul(colon + 1, &end, 10);
-        if (!colon[1] || *end || port == 0 || port > 65535)
+        if (colon[1] < '0' || colon[1] > '9' || *end || port == 0 || port > 65535)
                 return set_err(err, errlen, -EINVAL, "the port must be 1-65535", addr);
 
         struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
