@@ -141,7 +141,6 @@ struct pstw {
         uint32_t next_message_index;
         struct pstw_vec folders;  /* struct pstw_folder * */
         struct pstw_named_map *named;
-        uint64_t bytes_msg;       /* data bytes written, for PidTagMessageSize */
 };
 
 /* ---- write-ndb.c ------------------------------------------------------- */
@@ -276,6 +275,8 @@ int pstw_tc_init(struct pstw_tc *tc, const uint32_t *tags, unsigned n_tags);
 void pstw_tc_free(struct pstw_tc *tc);
 /* Start a row with row id row_id (increasing from row to row). */
 int pstw_tc_row_begin(struct pstw_tc *tc, uint32_t row_id);
+/* Does the table have a column id of this type? */
+bool pstw_tc_has(const struct pstw_tc *tc, uint16_t id, uint16_t type);
 /* Set a cell of the current row (encoded as for a PC); ignored when the
  * table has no such column or the type differs. */
 int pstw_tc_cell(struct pstw *w, struct pstw_tc *tc, uint16_t id, uint16_t type, const uint8_t *val,

@@ -743,6 +743,14 @@ int pstw_tc_row_begin(struct pstw_tc *tc, uint32_t row_id)
         return 0;
 }
 
+bool pstw_tc_has(const struct pstw_tc *tc, uint16_t id, uint16_t type)
+{
+        for (unsigned i = 2; i < tc->n_cols; i++)
+                if (tc->col[i].id == id && tc->col[i].type == type)
+                        return true;
+        return false;
+}
+
 int pstw_tc_cell(struct pstw *w, struct pstw_tc *tc, uint16_t id, uint16_t type, const uint8_t *val,
                  size_t len)
 {

@@ -322,7 +322,6 @@ int pstw_block(struct pstw *w, const void *data, size_t len, bool internal, uint
         r = emit(w, ib, buf, span);
         if (r < 0)
                 return r;
-        w->bytes_msg += len;
         /* BBTENTRY: BREF, cb, cRef (1: one reference), padding. */
         put_le64(ent, bid);
         put_le64(ent + 8, ib);

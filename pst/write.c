@@ -346,6 +346,8 @@ static int cell_prop(struct pstw *w, struct pstw_tc *tc, uint16_t id, const stru
         size_t len;
         int r;
 
+        if (!pstw_tc_has(tc, id, p->type))
+                return 0;
         r = pstw_encode(p->type, p, inl, &val, &len);
         if (r < 0)
                 return pstw_fail(w, r, "property 0x%04x of type 0x%04x", p->id, p->type);
@@ -683,12 +685,17 @@ static void folder_free(struct pstw_folder *f)
         free(f);
 }
 
-static void record_key(struct pstw *w)
+static void record_key(struct pstw *w, const uint8_t *key)
 {
         const char *name = w->opts.display_name ? w->opts.display_name : "Personal Folders";
         uint32_t c = pst_crc32(0, name, strlen(name));
 
-        /* A fixed provider UID, varied by the store name so two stores differ. */
+        if (key) {
+                memcpy(w->record_key, key, 16);
+                return;
+        }
+        /* A fixed provider UID varied by the store name: two stores of
+         * different names differ, the same input gives the same file. */
         for (unsigned i = 0; i < 16; i++)
                 w->record_key[i] = (uint8_t)(0x50 + i) ^ (uint8_t)(c >> (8 * (i % 4)));
 }
@@ -721,7 +728,8 @@ int pstw_new(int fd, const struct pstw_opts *opts, struct pstw **ret, struct pst
                 if (!w->opts.display_name)
                         r = -ENOMEM;
         }
-        record_key(w);
+        record_key(w, opts->record_key);
+        w->opts.record_key = NULL;
         if (r >= 0) {
                 /* libpff refuses a map without entries: start with the
                  * one every Outlook store has, PidNameKeywords. */

@@ -142,6 +142,12 @@ void pstwi_add_all_types(struct pstwi_props *b)
         p = pstwi_add(b, 0x660C, PST_PT_BINARY);
         p->v.data = pstwi_bytes(300);
         p->v.len = 300;
+        p = pstwi_add(b, 0x661A, PST_PT_SVREID);
+        p->v.data = pstwi_bytes(21), p->v.len = 21;
+        p = pstwi_add(b, 0x661B, PST_PT_SRESTRICT);
+        p->v.data = pstwi_bytes(33), p->v.len = 33;
+        p = pstwi_add(b, 0x661C, PST_PT_ACTIONS);
+        p->v.data = pstwi_bytes(47), p->v.len = 47;
         p = pstwi_add(b, 0x660D, PST_PT_BINARY); /* larger than a heap allocation */
         p->v.data = pstwi_bytes(20000);
         p->v.len = 20000;

@@ -8,7 +8,8 @@
  *
  *     pst-write-sample SCENARIO OUT.pst > manifest.json
  *
- * Scenarios (scenario() below): basic, full, many, big, and huge (>= 2 GiB).
+ * Scenarios (scenario() below): basic, full, many, big, and huge (2080 MiB
+ * of 8 MiB attachments, or MIB given as a third argument).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -179,6 +180,8 @@ static struct pst_msg *many_subnodes(void)
         return m;
 }
 
+static unsigned huge_mib = 2080;
+
 static int scenario(struct ctx *c, const char *name)
 {
         uint32_t inbox, sub, subsub, sent, bulk;
@@ -268,7 +271,7 @@ static int scenario(struct ctx *c, const char *name)
 
                 CHECK(folder(c, 0, "Huge", &bulk));
                 folder_begin(c, "Huge");
-                for (unsigned i = 0; i < 260; i++)
+                for (unsigned i = 0; i < huge_mib / 8; i++)
                         CHECK(put(c, bulk, false, pstwi_message(pstwi_fmt("Huge %03u", i), &o, 0)));
                 folder_end(c);
                 return 0;
@@ -284,10 +287,12 @@ int main(int argc, char **argv)
         struct ctx c = { .first_folder = true };
         int fd, r;
 
-        if (argc != 3) {
-                fprintf(stderr, "usage: %s basic|full|many|big|huge OUT.pst\n", argv[0]);
+        if (argc != 3 && !(argc == 4 && strcmp(argv[1], "huge") == 0)) {
+                fprintf(stderr, "usage: %s basic|full|many|big|huge OUT.pst [MIB]\n", argv[0]);
                 return 2;
         }
+        if (argc == 4)
+                huge_mib = (unsigned)strtoul(argv[3], NULL, 10);
         if (strcmp(argv[1], "full") == 0) {
                 o.crypt = PST_CRYPT_PERMUTE;
                 o.display_name = "Sample \xc3\xa9 store";

@@ -255,10 +255,30 @@ static void check_file(struct file *f, const struct written *wr, size_t n, unsig
 
 /* ---- scenarios ----------------------------------------------------------------- */
 
+/* PidTagRecordKey of the store (0x21), 16 bytes into key. */
+static void store_record_key(struct file *f, uint8_t key[16])
+{
+        struct pst_want want;
+        struct pst_diag diag;
+        struct pst_data d;
+        struct pst_pc pc;
+        struct pst_rawprop p;
+
+        assert_int_equal(PULL(f, pst_node_data(f->f, 0x21, 1 << 20, NULL, &d, &want, &diag)), 0);
+        assert_int_equal(pst_pc_init(&pc, &d, 0x21, &diag), 0);
+        assert_int_equal(pst_pc_get(&pc, 0x0FF9, &p, &diag), 0);
+        assert_int_equal(p.len, 16);
+        memcpy(key, p.p, 16);
+        pst_data_done(&d);
+}
+
 static void write_and_check(enum pst_crypt crypt, bool password)
 {
+        static const uint8_t uid[16] = "0123456789abcdef";
         struct pstw_opts o = { .crypt = crypt, .display_name = "Round \xc3\xa9 trip",
-                               .has_password = password, .password_crc = 0x12345678 };
+                               .has_password = password, .password_crc = 0x12345678,
+                               .record_key = crypt == PST_CRYPT_CYCLIC ? uid : NULL };
+        uint8_t key[16];
         struct pstwi_opts full = { .body_len = 30000, .n_rcpt = 4, .n_att = 2, .att_len = 100000,
                                    .embedded = true, .all_types = true };
         struct pstwi_opts small = { .body_len = 10, .n_rcpt = 1, .n_att = 1, .att_len = 0 };
@@ -296,6 +316,11 @@ static void write_and_check(enum pst_crypt crypt, bool password)
         assert_int_equal(pst_file_header(f.f)->crypt, crypt);
         assert_int_equal(PULL(&f, pst_store_info(f.f, &info, &want, &diag)), 0);
         assert_string_equal(info.display_name, "Round \xc3\xa9 trip");
+        store_record_key(&f, key);
+        if (crypt == PST_CRYPT_CYCLIC)
+                assert_memory_equal(key, uid, 16);
+        else
+                assert_memory_not_equal(key, uid, 16);
         assert_int_equal(info.has_password, password);
         if (password)
                 assert_int_equal(info.password_crc, 0x12345678);

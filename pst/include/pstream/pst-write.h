@@ -30,6 +30,10 @@ struct pstw_opts {
         const char *display_name; /* the store's name (UTF-8); NULL: "Personal Folders" */
         bool has_password;        /* write PidTagPstPassword = password_crc */
         uint32_t password_crc;
+        /* The store's 16-byte UID (PidTagRecordKey, in every entry ID):
+         * stores opened together in Outlook need different ones.  NULL:
+         * derived from display_name, so the same input gives the same file. */
+        const uint8_t *record_key;
 };
 
 struct pstw;
