@@ -8,8 +8,9 @@
  *
  *     pst-write-sample SCENARIO OUT.pst > manifest.json
  *
- * Scenarios (scenario() below): basic, full, many, big, and huge (2080 MiB
- * of 8 MiB attachments, or MIB given as a third argument).
+ * Scenarios (scenario() below): basic, full, many, big, huge (2080 MiB of
+ * 8 MiB attachments, or N MiB given as a third argument) and small (N
+ * small messages in 10 folders, 100,000 by default).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -180,7 +181,7 @@ static struct pst_msg *many_subnodes(void)
         return m;
 }
 
-static unsigned huge_mib = 2080;
+static unsigned huge_mib = 2080, small_count = 100000;
 
 static int scenario(struct ctx *c, const char *name)
 {
@@ -276,6 +277,23 @@ static int scenario(struct ctx *c, const char *name)
                 folder_end(c);
                 return 0;
         }
+        if (strcmp(name, "small") == 0) {
+                struct pstwi_opts o = { .body_len = 1000, .n_rcpt = 1 };
+                uint32_t f[10];
+
+                for (unsigned k = 0; k < 10; k++)
+                        CHECK(folder(c, 0, pstwi_fmt("Small %u", k), &f[k]));
+                for (unsigned k = 0; k < 10; k++) {
+                        folder_begin(c, pstwi_fmt("Small %u", k));
+                        for (unsigned i = k; i < small_count; i += 10) {
+                                o.n_att = i % 10 == 0;
+                                o.att_len = 2000;
+                                CHECK(put(c, f[k], false, pstwi_message(pstwi_fmt("Small %u", i), &o, 0)));
+                        }
+                        folder_end(c);
+                }
+                return 0;
+        }
         fprintf(stderr, "unknown scenario %s\n", name);
         return -EINVAL;
 }
@@ -287,12 +305,15 @@ int main(int argc, char **argv)
         struct ctx c = { .first_folder = true };
         int fd, r;
 
-        if (argc != 3 && !(argc == 4 && strcmp(argv[1], "huge") == 0)) {
-                fprintf(stderr, "usage: %s basic|full|many|big|huge OUT.pst [MIB]\n", argv[0]);
+        if (argc != 3 && argc != 4) {
+                fprintf(stderr, "usage: %s basic|full|many|big|huge|small OUT.pst [MIB (huge) | N (small)]\n",
+                        argv[0]);
                 return 2;
         }
-        if (argc == 4)
+        if (argc == 4 && strcmp(argv[1], "huge") == 0)
                 huge_mib = (unsigned)strtoul(argv[3], NULL, 10);
+        if (argc == 4 && strcmp(argv[1], "small") == 0)
+                small_count = (unsigned)strtoul(argv[3], NULL, 10);
         if (strcmp(argv[1], "full") == 0) {
                 o.crypt = PST_CRYPT_PERMUTE;
                 o.display_name = "Sample \xc3\xa9 store";

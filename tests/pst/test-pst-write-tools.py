@@ -185,6 +185,28 @@ def rp_attachments(msg):
     return sorted(out)
 
 
+def check_readpst_message(f, want, s, m):
+    w = want.get(s)
+    if w is None:
+        fail("readpst: %s: unexpected message %r" % (f["path"], s))
+        return
+    if text_norm(rp_body(m)) != text_norm(w["body"].encode()):
+        fail("readpst: %s/%s: body differs" % (f["path"], s))
+    wa = sorted((a["name"], a["size"], a["sha256"]) for a in w["attachments"] if "embedded" not in a)
+    if s not in READPST_NO_ATTACHMENTS and rp_attachments(m) != wa:
+        fail("readpst: %s/%s: attachments %r, want %r" % (f["path"], s, rp_attachments(m), wa))
+    raw = m.as_bytes() if any("embedded" in a for a in w["attachments"]) else b""
+    for a in w["attachments"]:
+        if "embedded" in a and ("Subject: " + a["embedded"]["subject"]).encode() not in raw:
+            fail("readpst: %s/%s: embedded %r missing" % (f["path"], s, a["embedded"]["subject"]))
+    # readpst's To and Cc are PidTagDisplayTo/Cc: the recipients' names.
+    for hdr, t in (("To", 1), ("Cc", 2)):
+        names = [r["name"] for r in w["recipients"] if r["type"] == t]
+        got_names = [x.strip() for x in (m.get(hdr) or "").replace("\n", " ").split(";") if x.strip()]
+        if got_names != names:
+            fail("readpst: %s/%s: %s %r, want %r" % (f["path"], s, hdr, got_names, names))
+
+
 def check_readpst(pst, manifest, tmp):
     out = os.path.join(tmp, "readpst")
     os.mkdir(out)
@@ -202,32 +224,16 @@ def check_readpst(pst, manifest, tmp):
             if want:
                 fail("readpst: folder %s missing" % f["path"])
             continue
-        raw = open(path, "rb").read()
-        got = list(mailbox.mbox(path))
-        subjects = [str(email.header.make_header(email.header.decode_header(m["Subject"] or ""))) for m in got]
-        # readpst walks children by NBT parent, so it also exports FAI items.
-        normal = [(s, m) for s, m in zip(subjects, got) if s not in want_fai]
-        if len(normal) != len(want):
-            fail("readpst: %s has %d messages, want %d" % (f["path"], len(normal), len(want)))
-        for s, m in normal:
-            w = want.get(s)
-            if w is None:
-                fail("readpst: %s: unexpected message %r" % (f["path"], s))
+        n_normal = 0
+        for m in mailbox.mbox(path):
+            s = str(email.header.make_header(email.header.decode_header(m["Subject"] or "")))
+            # readpst walks children by NBT parent, so it also exports FAI items.
+            if s in want_fai:
                 continue
-            if text_norm(rp_body(m)) != text_norm(w["body"].encode()):
-                fail("readpst: %s/%s: body differs" % (f["path"], s))
-            wa = sorted((a["name"], a["size"], a["sha256"]) for a in w["attachments"] if "embedded" not in a)
-            if s not in READPST_NO_ATTACHMENTS and rp_attachments(m) != wa:
-                fail("readpst: %s/%s: attachments %r, want %r" % (f["path"], s, rp_attachments(m), wa))
-            for a in w["attachments"]:
-                if "embedded" in a and ("Subject: " + a["embedded"]["subject"]).encode() not in raw:
-                    fail("readpst: %s/%s: embedded %r missing" % (f["path"], s, a["embedded"]["subject"]))
-            # readpst's To and Cc are PidTagDisplayTo/Cc: the recipients' names.
-            for hdr, t in (("To", 1), ("Cc", 2)):
-                names = [r["name"] for r in w["recipients"] if r["type"] == t]
-                got_names = [x.strip() for x in (m.get(hdr) or "").replace("\n", " ").split(";") if x.strip()]
-                if got_names != names:
-                    fail("readpst: %s/%s: %s %r, want %r" % (f["path"], s, hdr, got_names, names))
+            n_normal += 1
+            check_readpst_message(f, want, s, m)
+        if n_normal != len(want):
+            fail("readpst: %s has %d messages, want %d" % (f["path"], n_normal, len(want)))
 
 
 def main():
