@@ -842,7 +842,7 @@ int pstw_message(struct pstw *w, uint32_t folder_nid, bool fai, const struct pst
         if (r >= 0)
                 r = contents_row(w, f->tc[fai], nid, m, &b);
         if (r < 0)
-                return r;
+                return pstw_fail(w, r, "message 0x%x", nid); /* sticks: close fails too */
         if (fai) {
                 f->n_fai++;
         } else {
