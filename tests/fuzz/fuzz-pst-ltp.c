@@ -116,8 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (uint32_t k = 0; k < n; k++) {
                 uint32_t len = k + 1 == n ? (uint32_t)size - off : each;
 
-                blk[k] = (struct pst_data_block){ .p = buf + off, .len = len, .bid = 4 * (k + 1),
-                                                  .ib = 0x4000 + 0x2000 * k };
+                blk[k] = (struct pst_data_block){
+                        .p = buf + off, .len = len, .bid = 4 * (k + 1), .ib = 0x4000 + 0x2000 * k
+                };
                 off += len;
         }
         d = (struct pst_data){ .buf = buf, .size = size, .n = n, .blk = blk };

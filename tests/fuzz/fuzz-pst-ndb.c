@@ -37,8 +37,7 @@ struct call {
         uint64_t size;
 };
 
-static int op_once(struct pst_file *f, struct call *c, struct pst_want *want,
-                   struct pst_diag *diag)
+static int op_once(struct pst_file *f, struct call *c, struct pst_want *want, struct pst_diag *diag)
 {
         switch (c->op) {
         case OP_NBT:

@@ -44,7 +44,7 @@
 #include "pst/pst-internal.h"
 #include "tests/pst/pst-gen.h"
 
-#define NID_TYPE(n) ((n) & 0x1Fu)
+#define NID_TYPE(n) ((n)&0x1Fu)
 #define NT_FOLDER 0x02u
 #define NT_SEARCH 0x03u
 #define NT_MESSAGE 0x04u
@@ -141,24 +141,46 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_n)
         return 0;
 }
 
+/* Geometry and roots of each variant ([MS-PST] 2.2.2.6, 2.2.2.7). */
 static void geometry(struct pst *p)
 {
         uint16_t wver = get_le16(p->b + 10);
+        bool k4 = wver == 36;
 
         if (wver == 14 || wver == 15) {
-                p->fmt = 0, p->id = 4, p->page = 512, p->ptr = 12, p->area = 496, p->btr = 12,
-                p->align = 64, p->wide = false;
-                p->crypt = p->b[461];
-                p->nbt_bid = get_le32(p->b + 184), p->nbt_ib = get_le32(p->b + 188);
-                p->bbt_bid = get_le32(p->b + 192), p->bbt_ib = get_le32(p->b + 196);
-        } else {
-                p->fmt = wver == 36 ? 2 : 1, p->id = 8, p->btr = p->ptr = wver == 36 ? 24 : 16;
-                p->page = wver == 36 ? 4096 : 512, p->area = wver == 36 ? 4056 : 488;
-                p->align = wver == 36 ? 512 : 64, p->wide = wver == 36;
-                p->crypt = p->b[513];
-                p->nbt_bid = get_le64(p->b + 216), p->nbt_ib = get_le64(p->b + 224);
-                p->bbt_bid = get_le64(p->b + 232), p->bbt_ib = get_le64(p->b + 240);
+                *p = (struct pst){ .src = p->src,
+                                   .b = p->b,
+                                   .n = p->n,
+                                   .fmt = 0,
+                                   .id = 4,
+                                   .page = 512,
+                                   .ptr = 12,
+                                   .area = 496,
+                                   .btr = 12,
+                                   .align = 64,
+                                   .crypt = p->b[461],
+                                   .nbt_bid = get_le32(p->b + 184),
+                                   .nbt_ib = get_le32(p->b + 188),
+                                   .bbt_bid = get_le32(p->b + 192),
+                                   .bbt_ib = get_le32(p->b + 196) };
+                return;
         }
+        *p = (struct pst){ .src = p->src,
+                           .b = p->b,
+                           .n = p->n,
+                           .fmt = k4 ? 2 : 1,
+                           .id = 8,
+                           .page = k4 ? 4096 : 512,
+                           .ptr = k4 ? 24 : 16,
+                           .area = k4 ? 4056 : 488,
+                           .btr = k4 ? 24 : 16,
+                           .align = k4 ? 512 : 64,
+                           .wide = k4,
+                           .crypt = p->b[513],
+                           .nbt_bid = get_le64(p->b + 216),
+                           .nbt_ib = get_le64(p->b + 224),
+                           .bbt_bid = get_le64(p->b + 232),
+                           .bbt_ib = get_le64(p->b + 240) };
 }
 
 static const char *tree_name_of(uint8_t ptype)
@@ -389,12 +411,16 @@ static void emit_pst(unsigned kase, const char *name, const struct pst *p, const
 }
 
 /* Damage that is the file's: nothing to compare. */
-#define FILE_LEVEL(ex, s) ((struct expect){ .exits = (ex), .sub = (s), .lost_msgs = -1, .lost_folders = -1 })
+#define FILE_LEVEL(ex, s)                                                                          \
+        ((struct expect){ .exits = (ex), .sub = (s), .lost_msgs = -1, .lost_folders = -1 })
 /* Damage confined to items: at most m messages and f folders lost. */
-#define ITEMS(s, m, f) ((struct expect){ .exits = "1", .sub = (s), .lost_msgs = (m), .lost_folders = (f) })
+#define ITEMS(s, m, f)                                                                             \
+        ((struct expect){ .exits = "1", .sub = (s), .lost_msgs = (m), .lost_folders = (f) })
 /* Damage only a full decode of the message meets; inspect loses nothing,
  * export names it. */
-#define EXPORT_ONLY(s) ((struct expect){ .exits = "0,1", .sub = (s), .lost_msgs = 0, .lost_folders = 0, .export_only = true })
+#define EXPORT_ONLY(s)                                                                             \
+        ((struct expect){                                                                          \
+            .exits = "0,1", .sub = (s), .lost_msgs = 0, .lost_folders = 0, .export_only = true })
 /* The same, where export copes without a word (a value it does not need,
  * or renders differently): nothing may be lost. */
 #define EXPORT_QUIET EXPORT_ONLY("")
@@ -415,7 +441,9 @@ static bool heap_parse(uint8_t *d, uint32_t len, struct heap *h)
 {
         if (len < 12 || d[2] != 0xEC)
                 return false;
-        *h = (struct heap){ .d = d, .len = len, .client_sig = d[3], .hid_user_root = get_le32(d + 4) };
+        *h = (struct heap){
+                .d = d, .len = len, .client_sig = d[3], .hid_user_root = get_le32(d + 4)
+        };
         h->ib_hnpm = get_le16(d);
         if (h->ib_hnpm + 4u > len)
                 return false;
@@ -732,12 +760,12 @@ static uint8_t *with_sub_heap(const struct pst *p, const struct node *n, uint32_
 /* ---- the cases ------------------------------------------------------------- */
 
 struct sources {
-        struct pst u;  /* Unicode, folders, messages, attachments, an embedded message */
-        struct pst a;  /* ANSI with a message and an attachment */
-        struct pst e;  /* embedded messages nested */
-        struct pst c;  /* cyclic encoding */
-        struct pst r;  /* a message of many recipients */
-        struct pst o;  /* 4K OST */
+        struct pst u; /* Unicode, folders, messages, attachments, an embedded message */
+        struct pst a; /* ANSI with a message and an attachment */
+        struct pst e; /* embedded messages nested */
+        struct pst c; /* cyclic encoding */
+        struct pst r; /* a message of many recipients */
+        struct pst o; /* 4K OST */
         bool have_o;
         struct pst_gen g4; /* pst-gen 4K, zlib blocks */
         struct pst_gen gx; /* pst-gen Unicode, store PC behind an XBLOCK */
@@ -766,7 +794,8 @@ static void case_1(struct sources *s)
                 emit(1, name, NULL, u->b, u->pages[i].ib, FILE_LEVEL("1", "ibFileEof"));
                 snprintf(name, sizeof(name), "cut-in-%s-page-0x%" PRIx64,
                          tree_name_of(u->pages[i].ptype), u->pages[i].ib);
-                emit(1, name, NULL, u->b, u->pages[i].ib + u->page / 2, FILE_LEVEL("1", "ibFileEof"));
+                emit(1, name, NULL, u->b, u->pages[i].ib + u->page / 2,
+                     FILE_LEVEL("1", "ibFileEof"));
         }
         bl = node_block(u, store);
         if (bl)
@@ -887,8 +916,8 @@ static void page_trailer_cases(unsigned kase, const struct pst *p, const struct 
 
         for (int k = 0; k < 5; k++) {
                 static const char *const what[] = { "ptype", "ptypeRepeat", "wSig", "CRC", "bid" };
-                static const char *const sub[] = { "ptype 0x", "ptypeRepeat", "wSig", "CRC mismatch",
-                                                   "trailer bid" };
+                static const char *const sub[] = { "ptype 0x", "ptypeRepeat", "wSig",
+                                                   "CRC mismatch", "trailer bid" };
 
                 b = copy_of(p);
                 tr = page_trailer(p, b, pg->ib);
@@ -1245,8 +1274,8 @@ static void xblock_attachment(const struct pst *p)
                                 uint8_t *b;
 
                                 if (!(an[a].data & PST_BID_INTERNAL) ||
-                                    !(xb = block_find(p, an[a].data)) ||
-                                    p->b[xb->ib] != 0x01 || p->b[xb->ib + 1] != 1)
+                                    !(xb = block_find(p, an[a].data)) || p->b[xb->ib] != 0x01 ||
+                                    p->b[xb->ib + 1] != 1)
                                         continue;
                                 b = copy_of(p);
                                 b[xb->ib + 1] = 3;
@@ -1331,7 +1360,8 @@ static void sl_parent(const struct pst *p, uint8_t *b, const struct block *sl, c
         }
 }
 
-static void sl_no_rcpt(const struct pst *p, uint8_t *b, const struct block *sl, const struct node *m)
+static void sl_no_rcpt(const struct pst *p, uint8_t *b, const struct block *sl,
+                       const struct node *m)
 {
         uint32_t hdr = p->id == 8 ? 8 : 4, c_ent = get_le16(b + sl->ib + 2);
 
@@ -1339,8 +1369,7 @@ static void sl_no_rcpt(const struct pst *p, uint8_t *b, const struct block *sl, 
                 uint8_t *e = b + sl->ib + hdr + i * 3 * p->id;
 
                 /* 0x692 -> 0x6B2: a NID no reader asks for, order kept. */
-                if (get_le32(e) == 0x692 &&
-                    (i + 1 == c_ent || get_le32(e + 3 * p->id) > 0x6B2))
+                if (get_le32(e) == 0x692 && (i + 1 == c_ent || get_le32(e + 3 * p->id) > 0x6B2))
                         put_le32(e, 0x6B2);
         }
 }
@@ -1365,7 +1394,7 @@ static void case_13(struct sources *s)
 /* ---- tables ---------------------------------------------------------------- */
 
 struct tcinfo {
-        uint32_t off;      /* of TCINFO in the block */
+        uint32_t off; /* of TCINFO in the block */
         uint32_t c_cols;
         uint32_t row_size;
         uint32_t hid_index;
@@ -1379,7 +1408,8 @@ static bool tc_parse(const struct heap *h, struct tcinfo *t)
         if (h->client_sig != 0x7C || !heap_alloc(h, h->hid_user_root, &off, &len) || len < 22 ||
             h->d[off] != 0x7C)
                 return false;
-        *t = (struct tcinfo){ .off = off, .c_cols = h->d[off + 1],
+        *t = (struct tcinfo){ .off = off,
+                              .c_cols = h->d[off + 1],
                               .row_size = get_le16(h->d + off + 8),
                               .hid_index = get_le32(h->d + off + 10) };
         hnid = get_le32(h->d + off + 14);
@@ -1473,8 +1503,7 @@ static const struct node *pick_hier(const struct pst *p, uint32_t *ret_row, uint
 static const struct node *pick_contents(const struct pst *p)
 {
         for (size_t i = 0; i < p->n_nodes; i++)
-                if (NID_TYPE(p->nodes[i].nid) == NT_CONTENTS &&
-                    table_rows(p, p->nodes[i].nid) > 0)
+                if (NID_TYPE(p->nodes[i].nid) == NT_CONTENTS && table_rows(p, p->nodes[i].nid) > 0)
                         return &p->nodes[i];
         return NULL;
 }
@@ -1589,8 +1618,8 @@ static void wr_node(struct wr *w, uint32_t nid, uint64_t bid, uint32_t parent)
 
 /* One level of a B-tree from entries (cb bytes each, key first): the
  * pages, and their BTENTRYs for the level above. */
-static uint8_t *wr_level(struct wr *w, uint8_t ptype, unsigned level, const uint8_t *ent,
-                         size_t n, unsigned cb, size_t *ret_n)
+static uint8_t *wr_level(struct wr *w, uint8_t ptype, unsigned level, const uint8_t *ent, size_t n,
+                         unsigned cb, size_t *ret_n)
 {
         unsigned per = 488 / cb;
         size_t n_pages = (n + per - 1) / per;
@@ -1791,7 +1820,8 @@ static void case_16(struct sources *s)
                 put_id(u, b + root->ib + (size_t)(k + 1) * root->cb_ent, last);
                 fix_page(u, b, root->ib);
                 emit_pst(16, "nid-in-two-leaves", u, b,
-                         ((struct expect){ .exits = "0,1", .sub = "", .lost_msgs = 2, .lost_folders = 0 }));
+                         ((struct expect){
+                             .exits = "0,1", .sub = "", .lost_msgs = 2, .lost_folders = 0 }));
                 free(b);
                 return;
         }
@@ -1862,7 +1892,8 @@ static bool hn_damage(struct heap *h, void *ctx)
         return false;
 }
 
-static uint8_t *msg_heap(const struct pst *p, const struct node *m, int what, uint16_t id, uint32_t v)
+static uint8_t *msg_heap(const struct pst *p, const struct node *m, int what, uint16_t id,
+                         uint32_t v)
 {
         struct hn_ctx c = { .what = what, .id = id, .v = v };
 
@@ -1889,7 +1920,8 @@ static void case_17(struct sources *s)
         emit_or_note(17, "hn-calloc-huge", u, msg_heap(u, m, 1, 0, 0), ITEMS("cAlloc", 1, 0));
         emit_or_note(17, "hn-rgiballoc-unordered", u, msg_heap(u, m, 2, 0, 0),
                      ITEMS("rgibAlloc", 1, 0));
-        emit_or_note(17, "hn-alloc-past-block", u, msg_heap(u, m, 3, 0, 0), ITEMS("rgibAlloc", 1, 0));
+        emit_or_note(17, "hn-alloc-past-block", u, msg_heap(u, m, 3, 0, 0),
+                     ITEMS("rgibAlloc", 1, 0));
 }
 
 static void case_18(struct sources *s)
@@ -2240,12 +2272,13 @@ static void case_24(struct sources *s)
         const struct pst *u = &s->u, *a = &s->a;
         const struct node *m = pick_message(u, false, false), *am;
 
-        emit_or_note(24, "utf16-unpaired-surrogate", u, value_put(u, m, 0, 0x0037, 0, 0x0041D800, 4),
-                     UNSEEN);
+        emit_or_note(24, "utf16-unpaired-surrogate", u,
+                     value_put(u, m, 0, 0x0037, 0, 0x0041D800, 4), UNSEEN);
         emit_or_note(24, "utf16-lone-low-surrogate", u, value_put(u, m, 0, 0x0037, 2, 0xDC00, 2),
                      UNSEEN);
-        emit_or_note(24, "utf16-odd-length", u, with_heap(u, m, odd_last, NULL),
-                     ((struct expect){ .exits = "0,1", .sub = "", .lost_msgs = 0, .lost_folders = 0 }));
+        emit_or_note(
+            24, "utf16-odd-length", u, with_heap(u, m, odd_last, NULL),
+            ((struct expect){ .exits = "0,1", .sub = "", .lost_msgs = 0, .lost_folders = 0 }));
         am = message_with(a, 0x0037, 0);
         emit_or_note(24, "string8-bogus-codepage", a, msg_heap(a, am, 4, 0x3FFD, 0xFFFF),
                      EXPORT_QUIET);
@@ -2262,11 +2295,9 @@ static void case_25(struct sources *s)
                 m = message_with(u, 0x0039, 0);
         emit_or_note(25, "filetime-0", u, value_put(u, m, 0, 0x0E06, 0, 0, 8), EXPORT_QUIET);
         emit_or_note(25, "filetime-negative", u,
-                     value_put(u, m, 0, 0x0E06, 0, UINT64_C(0xFFFFFFFFFFFFFFFF), 8),
-                     EXPORT_QUIET);
+                     value_put(u, m, 0, 0x0E06, 0, UINT64_C(0xFFFFFFFFFFFFFFFF), 8), EXPORT_QUIET);
         emit_or_note(25, "filetime-year-30828-plus", u,
-                     value_put(u, m, 0, 0x0E06, 0, UINT64_C(0x7FFFFFFFFFFFFFFF), 8),
-                     EXPORT_QUIET);
+                     value_put(u, m, 0, 0x0E06, 0, UINT64_C(0x7FFFFFFFFFFFFFFF), 8), EXPORT_QUIET);
         emit_or_note(25, "filetime-wrong-size", u, msg_heap(u, m, 5, 0x0E06, PST_PT_UNICODE),
                      EXPORT_QUIET);
 }
@@ -2300,7 +2331,8 @@ static void case_26(struct sources *s)
                         b = copy_of(e);
                         put_id(e, b + sl2->ib + s2[j].off + 2 * e->id, m->sub);
                         fix_block(e, b, sl2);
-                        emit_pst(26, "embedded-subnodes-are-parents", e, b, ITEMS("nested|cycle", 0, 0));
+                        emit_pst(26, "embedded-subnodes-are-parents", e, b,
+                                 ITEMS("nested|cycle", 0, 0));
                         free(b);
                         /* The embedded message's data is its parent's too. */
                         b = copy_of(e);
@@ -2360,7 +2392,7 @@ static uint64_t wr_msg_pc(struct wr *w, uint32_t level)
         put_le16(rec + 10, PST_PT_UNICODE);
         put_le32(rec + 12, hid_of(4));
         for (int i = 0; i < 8; i++)
-                put_le16(cls + 2 * i, (uint8_t)"IPM.Note"[i]);
+                put_le16(cls + 2 * i, (uint8_t) "IPM.Note"[i]);
         for (size_t i = 0; name[i]; i++)
                 put_le16(subj + 2 * i, (uint8_t)name[i]);
         l[3] = (uint32_t)(2 * strlen(name));
@@ -2450,7 +2482,8 @@ static void case_26_chain(struct sources *s)
         put_le32(w.b + 4, pst_crc32(0, w.b + 8, 471));
         put_le32(w.b + 524, pst_crc32(0, w.b + 8, 516));
         emit(26, "embedded-10000-deep", NULL, w.b, w.n,
-             ((struct expect){ .exits = "1", .sub = "nested", .lost_msgs = -1, .lost_folders = -1 }));
+             ((struct expect){
+                 .exits = "1", .sub = "nested", .lost_msgs = -1, .lost_folders = -1 }));
         free(w.b);
         free(w.bbt);
         free(w.nbt);
@@ -2464,11 +2497,9 @@ static void case_27_28(struct sources *s)
         struct hn_ctx c = { .what = 4, .id = 0x0E20, .v = 0xFFFFFFFF };
         uint8_t *b;
 
-        emit_or_note(27, "attach-size-4g", u, with_sub_heap(u, m, an, hn_damage, &c),
-                     EXPORT_QUIET);
+        emit_or_note(27, "attach-size-4g", u, with_sub_heap(u, m, an, hn_damage, &c), EXPORT_QUIET);
         c.v = 10;
-        emit_or_note(27, "attach-size-10", u, with_sub_heap(u, m, an, hn_damage, &c),
-                     EXPORT_QUIET);
+        emit_or_note(27, "attach-size-10", u, with_sub_heap(u, m, an, hn_damage, &c), EXPORT_QUIET);
         for (uint32_t method = 2; method <= 6; method += 2) {
                 char name[64];
                 struct hn_ctx mc = { .what = 4, .id = 0x3705, .v = method };
@@ -2602,9 +2633,14 @@ static bool lzfu_damage(uint8_t *v, uint32_t len, void *ctx)
 
 static void case_33(struct sources *s)
 {
-        static const char *const names[] = { "compsize-4", "compsize-huge", "rawsize-4g",
-                                             "rawsize-above-8x", "magic", "crc",
-                                             "reference-before-start", "ends-mid-token" };
+        static const char *const names[] = { "compsize-4",
+                                             "compsize-huge",
+                                             "rawsize-4g",
+                                             "rawsize-above-8x",
+                                             "magic",
+                                             "crc",
+                                             "reference-before-start",
+                                             "ends-mid-token" };
         const struct pst *srcs[] = { &s->u, &s->e, &s->a, &s->c }, *u = NULL;
         const struct node *m = NULL;
 
@@ -2733,10 +2769,14 @@ static int load(struct pst *p, const char *dir, const char *name)
 
 int main(int argc, char **argv)
 {
-        struct pst_gen_opts o4 = { .format = PST_FORMAT_UNICODE4K, .crypt = PST_CRYPT_PERMUTE,
-                                   .name = "zlib store", .compress = true };
-        struct pst_gen_opts ox = { .format = PST_FORMAT_UNICODE, .crypt = PST_CRYPT_PERMUTE,
-                                   .name = "xblock store", .xblock = true };
+        struct pst_gen_opts o4 = { .format = PST_FORMAT_UNICODE4K,
+                                   .crypt = PST_CRYPT_PERMUTE,
+                                   .name = "zlib store",
+                                   .compress = true };
+        struct pst_gen_opts ox = { .format = PST_FORMAT_UNICODE,
+                                   .crypt = PST_CRYPT_PERMUTE,
+                                   .name = "xblock store",
+                                   .xblock = true };
         struct sources s = {};
         char path[4096];
         int r;
@@ -2748,9 +2788,12 @@ int main(int argc, char **argv)
         outdir = argv[1];
         if (load(&s.u, argv[2], "hughbe_PstReader__tghanem__PST__user1@test.lab.pst") < 0 ||
             load(&s.a, argv[2], "emk_pstsdk__sample2.pst") < 0 ||
-            load(&s.e, argv[2], "hughbe_PstReader__aranetic__process-pst__four_nesting_levels.pst") < 0 ||
-            load(&s.c, argv[2], "hughbe_PstReader__simiden__pst2john__2003_high-encryption_quickquick.pst") < 0 ||
-            load(&s.r, argv[2], "hughbe_PstReader__aranetic__process-pst__multiple_to_cc.pst") < 0) {
+            load(&s.e, argv[2],
+                 "hughbe_PstReader__aranetic__process-pst__four_nesting_levels.pst") < 0 ||
+            load(&s.c, argv[2],
+                 "hughbe_PstReader__simiden__pst2john__2003_high-encryption_quickquick.pst") < 0 ||
+            load(&s.r, argv[2], "hughbe_PstReader__aranetic__process-pst__multiple_to_cc.pst") <
+                0) {
                 r = 77;
                 goto out;
         }
