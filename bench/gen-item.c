@@ -14,9 +14,6 @@
 #include "bench/gen.h"
 #include "io/base/macro.h"
 
-extern const char *const gen_words[];
-extern const size_t gen_n_words;
-
 /* Property ids ([MS-OXPROPS]). */
 enum {
         PID_IMPORTANCE = 0x0017,

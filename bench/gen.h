@@ -45,6 +45,10 @@ void gen_arena_free(struct gen_arena *a);
 
 /* ---- shared read-only pools ----------------------------------------------- */
 
+/* Words of office mail; the first 64 are the commonest English words. */
+extern const char *const gen_words[];
+extern const size_t gen_n_words;
+
 /* Bytes that attachments are cut from: segments of text, structured records
  * and incompressible noise, so that attachments compress like real ones
  * (office documents and text well, JPEG/ZIP not at all).  Built once. */
