@@ -38,6 +38,9 @@
  * decoder cache, so memory stays bounded whatever the file's size. */
 #define IMAGE_MAX (2 * GIB)
 #define HUGE_PAGE (2 * MIB)
+/* Files from this size are read by several threads, at most READ_THREADS. */
+#define READ_SPLIT_MIN (4 * MIB)
+#define READ_THREADS 4u
 /* A folder name component is cut at this many bytes of UTF-8. */
 #define NAME_MAX_BYTES 200u
 #define ORPHANS_DIR "_orphans"
@@ -254,8 +257,10 @@ static int dir_open(int rootfd, const char *rel)
         char comp[NAME_MAX_BYTES + 32];
         int fd, nfd;
 
-        if (rel[0] == '\0')
-                return fcntl(rootfd, F_DUPFD_CLOEXEC, 3) < 0 ? -errno : fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+        if (rel[0] == '\0') {
+                fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+                return fd < 0 ? -errno : fd;
+        }
         if (strlen(rel) < PATH_MAX - 64) {
                 fd = openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 return fd < 0 ? -errno : fd;
@@ -534,11 +539,14 @@ static int walk(struct xfile *x, struct pst_file *pf, struct feeder *fd, struct 
                                 break;
                         }
                 } else if (it.kind == PST_WALK_MESSAGE) {
-                        if (it.message.fai)
+                        /* The walk lists a folder's messages right after it. */
+                        ssize_t fi = folder_index(x, it.message.folder_nid);
+
+                        if (it.message.fai || fi < 0)
                                 continue;
                         r = nidset_add(&t->listed, it.message.nid);
                         if (r == 0)
-                                r = add_job(x, it.message.nid, (uint32_t)folder_index(x, it.message.folder_nid));
+                                r = add_job(x, it.message.nid, (uint32_t)fi);
                 } else {
                         r = add_problem(x, it.problem.nid, it.problem.error, &it.problem.diag);
                 }
@@ -936,8 +944,67 @@ static void xfile_done(struct xfile *x)
         pthread_cond_destroy(&x->cond);
 }
 
+/* One slice of the image, read by its own thread. */
+struct slice {
+        int fd;
+        uint8_t *buf;
+        uint64_t off, len;
+        ssize_t got;
+        pthread_t thread;
+};
+
+static void *read_slice(void *arg)
+{
+        struct slice *s = arg;
+
+        s->got = io_pread_full(s->fd, s->buf + s->off, s->len, s->off);
+        return NULL;
+}
+
+/* Read the whole file into x->image with up to jobs threads: copying from
+ * the page cache and faulting the pages in is per-CPU work too. */
+static int read_image(struct xfile *x, unsigned jobs, struct pst_diag *diag)
+{
+        struct slice s[READ_THREADS];
+        uint64_t chunk;
+        unsigned n = MIN(MAX(jobs, 1u), (unsigned)READ_THREADS), started = 0;
+        int r = 0;
+
+        if (x->size < READ_SPLIT_MIN)
+                n = 1;
+        chunk = ALIGN_UP((x->size + n - 1) / n, (uint64_t)HUGE_PAGE);
+        for (unsigned i = 0; i < n; i++) {
+                uint64_t off = MIN((uint64_t)i * chunk, x->size);
+
+                s[i] = (struct slice){ .fd = x->fd, .buf = x->image, .off = off,
+                                       .len = MIN(chunk, x->size - off) };
+        }
+        /* Slice 0 is read here; the others by threads (read here too if one
+         * cannot start). */
+        for (unsigned i = 1; i < n; i++) {
+                if (pthread_create(&s[i].thread, NULL, read_slice, &s[i]) != 0)
+                        break;
+                started = i;
+        }
+        read_slice(&s[0]);
+        for (unsigned i = 1; i < n; i++) {
+                if (i <= started)
+                        pthread_join(s[i].thread, NULL);
+                else
+                        read_slice(&s[i]);
+        }
+        for (unsigned i = 0; i < n && r == 0; i++) {
+                if (s[i].got < 0 || (uint64_t)s[i].got != s[i].len) {
+                        r = s[i].got < 0 ? (int)s[i].got : -EIO;
+                        snprintf(diag->msg, sizeof(diag->msg), "cannot read the whole file: %s",
+                                 s[i].got < 0 ? strerror((int)-s[i].got) : "it shrank");
+                }
+        }
+        return r;
+}
+
 /* Open path, check it is a PST, read it (whole when small enough). */
-static int xfile_open(struct xfile *x, const char *path, struct pst_diag *diag)
+static int xfile_open(struct xfile *x, const char *path, unsigned jobs, struct pst_diag *diag)
 {
         struct io_file iof;
         ssize_t n;
@@ -966,13 +1033,7 @@ static int xfile_open(struct xfile *x, const char *path, struct pst_diag *diag)
         if (posix_memalign((void **)&x->image, HUGE_PAGE, ALIGN_UP(MAX(x->size, (uint64_t)1), HUGE_PAGE)) != 0)
                 return -ENOMEM;
         (void)madvise(x->image, ALIGN_UP(MAX(x->size, (uint64_t)1), HUGE_PAGE), MADV_HUGEPAGE);
-        n = io_pread_full(x->fd, x->image, x->size, 0);
-        if (n < 0 || (uint64_t)n != x->size) {
-                snprintf(diag->msg, sizeof(diag->msg), "cannot read the whole file: %s",
-                         n < 0 ? strerror((int)-n) : "it shrank");
-                return n < 0 ? (int)n : -EIO;
-        }
-        return 0;
+        return read_image(x, jobs, diag);
 }
 
 static int export_file(const char *path, int todir, struct strset *outnames,
@@ -989,7 +1050,7 @@ static int export_file(const char *path, int todir, struct strset *outnames,
 
         pthread_mutex_init(&x.lock, NULL);
         pthread_cond_init(&x.cond, NULL);
-        r = xfile_open(&x, path, &diag);
+        r = xfile_open(&x, path, o->jobs, &diag);
         if (r < 0) {
                 log_error("export %s: %s", path, diag.msg);
                 goto out;

@@ -132,23 +132,20 @@ static int nm_entry(struct pst_namemap *m, const uint8_t *e, const uint8_t *guid
                     uint32_t n_guids, const uint8_t *strs, uint32_t n_strs)
 {
         uint32_t prop_id = get_le32(e), gidx = get_le16(e + 4) >> 1, idx = get_le16(e + 6);
-        bool is_string = get_le16(e + 4) & 1;
-        struct pst_named *nm;
+        struct pst_named nm = { .is_string = get_le16(e + 4) & 1, .lid = prop_id };
         int r;
 
         if (idx >= NAMED_MAX)
                 return 1;
-        nm = &m->ent[idx];
-        *nm = (struct pst_named){ .is_string = is_string, .lid = prop_id };
         if (gidx == 1)
-                memcpy(nm->guid, guid_ps_mapi, 16);
+                memcpy(nm.guid, guid_ps_mapi, 16);
         else if (gidx == 2)
-                memcpy(nm->guid, guid_ps_public_strings, 16);
+                memcpy(nm.guid, guid_ps_public_strings, 16);
         else if (gidx >= 3 && gidx - 3 < n_guids / 16)
-                memcpy(nm->guid, guids + (size_t)(gidx - 3) * 16, 16);
+                memcpy(nm.guid, guids + (size_t)(gidx - 3) * 16, 16);
         else if (gidx != 0)
                 return 1;
-        if (is_string) {
+        if (nm.is_string) {
                 uint32_t off = prop_id, len;
                 char *s;
 
@@ -162,9 +159,12 @@ static int nm_entry(struct pst_namemap *m, const uint8_t *e, const uint8_t *guid
                 if (r < 0)
                         return r;
                 pst_utf16le_to_utf8(strs + off + 4, len, s, (size_t)len / 2 * 3 + 4);
-                nm->name = s;
-                nm->lid = 0;
+                nm.name = s;
+                nm.lid = 0;
         }
+        /* Only a whole entry replaces what an earlier one with the same
+         * index said. */
+        m->ent[idx] = nm;
         m->present[idx] = 1;
         return 0;
 }
