@@ -291,14 +291,25 @@ struct nbt_pending {
         unsigned parent_level;
 };
 
-/* Append the NIDs of nid_type of a leaf page to *out. */
-static int nbt_list_leaf(const struct pst_file *f, const struct bt_page *pg, uint8_t nid_type,
-                         uint32_t **out, size_t *n, size_t *cap)
+/* Append the NIDs of nid_type of a leaf page to *out; every key must be
+ * above *last (the previous leaf key met), as in a B-tree walked in order. */
+static int nbt_list_leaf(const struct pst_file *f, const struct bt_page *pg, uint64_t ib,
+                         uint8_t nid_type, uint64_t *last, bool *have_last, uint32_t **out, size_t *n,
+                         size_t *cap, struct pst_diag *diag)
 {
         for (uint32_t i = 0; i < pg->c_ent; i++) {
-                uint32_t nid = (uint32_t)get_id(f, pg->p + (size_t)i * pg->cb_ent);
+                uint64_t key = get_id(f, pg->p + (size_t)i * pg->cb_ent);
+                uint32_t nid = (uint32_t)key;
 
-                if ((nid & 0x1F) != nid_type)
+                if (*have_last && key <= *last)
+                        return pst_diag_set(diag, -EBADMSG, ib,
+                                            "NBT page at 0x%" PRIx64 ": key 0x%" PRIx64
+                                            " not above the previous leaf key 0x%" PRIx64,
+                                            ib, key, *last);
+                *last = key;
+                *have_last = true;
+                /* A key with bits above 32 is no NID pst_nbt_lookup() finds. */
+                if ((nid & 0x1F) != nid_type || key > UINT32_MAX)
                         continue;
                 if (*n == *cap) {
                         size_t ncap = *cap ? 2 * *cap : 256;
@@ -319,8 +330,9 @@ int pst_nbt_list(struct pst_file *f, uint8_t nid_type, uint32_t **ret, size_t *r
 {
         /* Levels strictly decrease down every path, but a forged tree can
          * share subtrees; more visits than the file has pages ends it. */
-        uint64_t max_visits = f->file_size / f->g.page_size + 1, visits = 0;
+        uint64_t max_visits = f->file_size / f->g.page_size + 1, visits = 0, last = 0;
         struct nbt_pending *stack = NULL;
+        bool have_last = false;
         size_t n_stack = 0, cap_stack = 0, n = 0, cap = 0;
         uint32_t *out = NULL;
         int r = 0;
@@ -356,7 +368,7 @@ int pst_nbt_list(struct pst_file *f, uint8_t nid_type, uint32_t **ret, size_t *r
                         goto out;
                 }
                 if (pg.c_level == 0) {
-                        r = nbt_list_leaf(f, &pg, nid_type, &out, &n, &cap);
+                        r = nbt_list_leaf(f, &pg, p.ib, nid_type, &last, &have_last, &out, &n, &cap, diag);
                         if (r < 0)
                                 goto out;
                         continue;

@@ -474,8 +474,8 @@ int pst_msg_render_into(const struct pst_msg *m, uint8_t **buf, size_t *cap, siz
 /* ---- orphans (ndb.c) -------------------------------------------------- */
 
 /* Every NID of nid_type (low 5 bits, e.g. 0x04 normal messages) in the
- * node B-tree, ascending, in *ret (malloc'd, taken by the caller).  A
- * B-tree that takes more page visits than the file has pages (shared
- * subtrees) ends the listing with -EBADMSG. */
+ * node B-tree, strictly ascending, in *ret (malloc'd, taken by the
+ * caller).  Leaf keys out of order (shared subtrees, forged pages) or more
+ * page visits than the file has pages end the listing with -EBADMSG. */
 int pst_nbt_list(struct pst_file *f, uint8_t nid_type, uint32_t **ret, size_t *ret_n,
                  struct pst_want *want, struct pst_diag *diag);
