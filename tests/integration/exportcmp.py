@@ -244,10 +244,9 @@ class Item:
         self.html = None            # HTML body (raw string)
         self.rtf = None             # pff: raw RTF bytes (only when no text/HTML)
         self.attachments = []       # sha256 of each top-level by-value attachment
-        self.att_names = []
+        self.att_names = []         # and its file name, for messages
         self.embedded = 0           # top-level embedded messages
         self.children = []          # those embedded messages, as Items
-        self.nid = None
 
     def date(self):
         """The date a reader shows for the item: the Date header when the
@@ -500,7 +499,6 @@ def read_pstream(out_dir):
         folder = os.path.dirname(m["eml"])
         fo = by_nid.get(m.get("folder_nid")) or folders.setdefault(folder, Folder(folder))
         it = Item("pstream", fo.path, path)
-        it.nid = m.get("nid")
         it.kind = m.get("class")
         it.subject = m.get("subject")
         it.report = m

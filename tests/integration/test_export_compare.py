@@ -305,6 +305,18 @@ def sender_matches(o, t):
     return bool(ok), s
 
 
+def named(item, hashes=None):
+    """[(file name, sha256 prefix)] of an item's attachments (those in hashes)."""
+    want = collections.Counter(hashes) if hashes is not None else None
+    out = []
+    for h, n in zip(item.attachments, item.att_names):
+        if want is None or want[h] > 0:
+            out.append((n, h[:16]))
+            if want is not None:
+                want[h] -= 1
+    return out
+
+
 def compare_item(fname, folder, o, t, ctx):
     diffs = []
 
@@ -333,9 +345,9 @@ def compare_item(fname, folder, o, t, ctx):
         d("embedded", o.embedded, t.embedded)
     extra, missing = multiset_diff(o.attachments, t.attachments)
     if missing:
-        d("att-missing", len(o.attachments), missing)
+        d("att-missing", named(o), named(t, missing))
     if extra:
-        d("att-extra", extra, len(t.attachments))
+        d("att-extra", named(o, extra), named(t))
     diffs += compare_embedded(fname, folder, o, t, ctx)
     return diffs
 
@@ -360,9 +372,9 @@ def compare_embedded(fname, folder, o, t, ctx, depth=1):
             d("embedded-subject", co.subject, ct.subject)
         extra, missing = multiset_diff(co.attachments, ct.attachments)
         if missing:
-            d("embedded-att-missing", len(co.attachments), missing)
+            d("embedded-att-missing", named(co), named(ct, missing))
         if extra:
-            d("embedded-att-extra", extra, len(ct.attachments))
+            d("embedded-att-extra", named(co, extra), named(ct))
         if co.embedded != ct.embedded:
             d("embedded", co.embedded, ct.embedded)
         diffs += compare_embedded(fname, folder, co, ct, ctx, depth + 1)
