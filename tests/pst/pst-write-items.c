@@ -162,11 +162,15 @@ void pstwi_add_all_types(struct pstwi_props *b)
         p->mv = mv, p->count = 3;
         p = pstwi_add(b, 0x6613, PST_PT_MV | PST_PT_SYSTIME);
         p->mv = mv, p->count = 2;
+        p = pstwi_add(b, 0x661D, PST_PT_MV | PST_PT_CURRENCY);
+        p->mv = mv, p->count = 3;
         mv = pstwi_zalloc(2 * sizeof(*mv));
         mv[0].d = 0.5, mv[1].d = -7.75;
         p = pstwi_add(b, 0x6614, PST_PT_MV | PST_PT_R8);
         p->mv = mv, p->count = 2;
         p = pstwi_add(b, 0x6615, PST_PT_MV | PST_PT_R4);
+        p->mv = mv, p->count = 2;
+        p = pstwi_add(b, 0x661E, PST_PT_MV | PST_PT_APPTIME);
         p->mv = mv, p->count = 2;
         mv = pstwi_zalloc(3 * sizeof(*mv));
         mv[0].data = (const uint8_t *)"first", mv[0].len = 5;

@@ -353,7 +353,7 @@ static void test_value_sizes(void **state)
         static const size_t sizes[] = { 0,    1,     3579,         3580,         3581,
                                         8176, 8177,  8176 * 1021,  8176 * 1021 + 1 };
         struct pstw_opts o = { .crypt = PST_CRYPT_PERMUTE };
-        struct written wr[ELEMENTSOF(sizes)];
+        struct written wr[ELEMENTSOF(sizes) + 1];
         struct pst_diag diag = {};
         struct pstw *w;
         struct file f;
@@ -369,9 +369,18 @@ static void test_value_sizes(void **state)
                                           pstwi_message(pstwi_fmt("size %zu", sizes[i]), &mo, 0) };
                 assert_int_equal(pstw_message(w, folder, false, wr[i].m, NULL), 0);
         }
+        {
+                /* A subject too long for a heap allocation: in the message's PC
+                 * and in its contents-table cell, a subnode of each. */
+                struct pstwi_opts mo = { .body_len = 10 };
+                char *s = pstwi_text(3000);
+
+                wr[ELEMENTSOF(sizes)] = (struct written){ "Sizes", false, pstwi_message(s, &mo, 0) };
+                assert_int_equal(pstw_message(w, folder, false, wr[ELEMENTSOF(sizes)].m, NULL), 0);
+        }
         assert_int_equal(pstw_close(w, &diag), 0);
         load(fd, &f);
-        check_file(&f, wr, ELEMENTSOF(sizes), 2);
+        check_file(&f, wr, ELEMENTSOF(sizes) + 1, 2);
         unload(&f);
         close(fd);
         pstwi_pool_free();
