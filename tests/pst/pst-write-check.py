@@ -184,7 +184,10 @@ class Pst:
         return out
 
     def heap(self, blocks, where):
-        if not blocks or len(blocks[0]) < 12 or blocks[0][2] != 0xEC:
+        if not blocks:
+            return
+        if len(blocks[0]) < 12 or blocks[0][2] != 0xEC:
+            err("%s: not a heap" % where)
             return
         self.stats["heaps"] += 1
         self.stats["heap_max_blocks"] = max(self.stats["heap_max_blocks"], len(blocks))
@@ -197,6 +200,9 @@ class Pst:
                 err("%s: heap block %d: ibHnpm %d" % (where, i, ib))
                 continue
             c_alloc = struct.unpack_from("<H", b, ib)[0]
+            if ib + 4 + 2 * (c_alloc + 1) > len(b):
+                err("%s: heap block %d: %d allocations past its end" % (where, i, c_alloc))
+                continue
             offs = struct.unpack_from("<%dH" % (c_alloc + 1), b, ib + 4)
             if offs[0] != hdr or list(offs) != sorted(offs) or offs[-1] > ib:
                 err("%s: heap block %d: page map %r (header %d)" % (where, i, offs[:4], hdr))
@@ -226,7 +232,9 @@ class Pst:
 
     def node(self, nid, data, sub, refs, where, depth=0):
         blocks = self.data_tree(data, refs)
-        if self.crypt == 0:
+        # Every node is a heap (PC or TC) but the LTP subnodes (type 0x1F):
+        # values too large for a heap and row matrices, raw bytes.
+        if self.crypt == 0 and nid & 0x1F != 0x1F:
             self.heap(blocks, where)
         self.subtree(sub, refs, where, depth)
 
