@@ -23,15 +23,15 @@
 
 /* Unicode geometry ([MS-PST] 2.2.2.7, 2.2.2.8). */
 #define PSTW_PAGE 512u
-#define PSTW_BLOCK_DATA 8176u       /* data bytes of a block */
+#define PSTW_BLOCK_DATA 8176u /* data bytes of a block */
 #define PSTW_BLOCK_TRAILER 16u
-#define PSTW_XBLOCK_BIDS 1021u      /* (8176 - 8) / 8 BIDs per XBLOCK/XXBLOCK */
-#define PSTW_SL_ENTRIES 340u        /* (8176 - 8) / 24 SLENTRYs per SLBLOCK */
-#define PSTW_SI_ENTRIES 510u        /* (8176 - 8) / 16 SIENTRYs per SIBLOCK */
-#define PSTW_HN_ALLOC_MAX 3580u     /* largest heap allocation ([MS-PST] 2.3.1) */
-#define PSTW_HN_MAX_BLOCKS 65535u   /* hidBlockIndex is 16 bits */
-#define PSTW_HN_MAX_ALLOCS 2047u    /* hidIndex is 11 bits */
-#define PSTW_MAX_DEPTH 16u          /* embedded messages in embedded messages */
+#define PSTW_XBLOCK_BIDS 1021u    /* (8176 - 8) / 8 BIDs per XBLOCK/XXBLOCK */
+#define PSTW_SL_ENTRIES 340u      /* (8176 - 8) / 24 SLENTRYs per SLBLOCK */
+#define PSTW_SI_ENTRIES 510u      /* (8176 - 8) / 16 SIENTRYs per SIBLOCK */
+#define PSTW_HN_ALLOC_MAX 3580u   /* largest heap allocation ([MS-PST] 2.3.1) */
+#define PSTW_HN_MAX_BLOCKS 65535u /* hidBlockIndex is 16 bits */
+#define PSTW_HN_MAX_ALLOCS 2047u  /* hidIndex is 11 bits */
+#define PSTW_MAX_DEPTH 16u        /* embedded messages in embedded messages */
 
 /* Allocation maps ([MS-PST] 2.2.2.7.2-2.2.2.7.5). */
 #define PSTW_DLIST_IB 0x4200u
@@ -113,9 +113,9 @@ struct pstw {
         struct pstw_opts opts;
         uint8_t record_key[16];
 
-        uint64_t eof;        /* next free byte */
-        uint64_t bid_next;   /* next block BID (bidNextB) */
-        uint64_t pid_next;   /* next page BID (bidNextP) */
+        uint64_t eof;      /* next free byte */
+        uint64_t bid_next; /* next block BID (bidNextB) */
+        uint64_t pid_next; /* next page BID (bidNextP) */
         uint32_t unique;
 
         /* Appends not yet written: [wbuf_off, wbuf_off + wbuf_len). */
@@ -126,20 +126,20 @@ struct pstw {
         /* The AMap region being filled, its bits and what sealed ones left. */
         uint64_t region;
         uint8_t amap[496];
-        uint64_t amap_free;       /* free bytes of sealed regions */
-        uint64_t n_regions;       /* sealed */
-        uint8_t fmap[496];        /* the FMap page being filled */
-        uint64_t fmap_ib;         /* 0: none pending */
-        struct pstw_vec dlist;    /* uint32_t DLISTPAGEENT, at most 119 kept */
+        uint64_t amap_free;    /* free bytes of sealed regions */
+        uint64_t n_regions;    /* sealed */
+        uint8_t fmap[496];     /* the FMap page being filled */
+        uint64_t fmap_ib;      /* 0: none pending */
+        struct pstw_vec dlist; /* uint32_t DLISTPAGEENT, at most 119 kept */
 
         struct pstw_bt bbt;
-        struct pstw_bt nbt;       /* message nodes, in NID order as they come */
-        struct pstw_vec nodes;    /* struct pst_nbt_entry written at close */
+        struct pstw_bt nbt;    /* message nodes, in NID order as they come */
+        struct pstw_vec nodes; /* struct pst_nbt_entry written at close */
 
         /* Messaging (write.c). */
         uint32_t next_folder_index;
         uint32_t next_message_index;
-        struct pstw_vec folders;  /* struct pstw_folder * */
+        struct pstw_vec folders; /* struct pstw_folder * */
         struct pstw_named_map *named;
 };
 
@@ -184,18 +184,18 @@ int pstw_ndb_finish(struct pstw *w, const uint32_t rgnid[32]);
  * until their fill levels are known. */
 struct pstw_hn {
         uint8_t client_sig;
-        uint8_t *cur;          /* the block being filled */
-        uint32_t cur_len;      /* bytes used, header included */
+        uint8_t *cur;     /* the block being filled */
+        uint32_t cur_len; /* bytes used, header included */
         uint32_t cur_index;
-        uint16_t *offs;        /* allocation starts in cur */
+        uint16_t *offs; /* allocation starts in cur */
         unsigned n_offs;
-        uint8_t *blk0;         /* block 0 once sealed */
+        uint8_t *blk0; /* block 0 once sealed */
         uint32_t blk0_len;
-        uint8_t *bm;           /* the pending bitmap block (index 8 + 128k) */
+        uint8_t *bm; /* the pending bitmap block (index 8 + 128k) */
         uint32_t bm_len, bm_index;
-        uint8_t fill0[8];      /* fill levels of blocks 0-7 (HNHDR) */
-        uint8_t fill[128];     /* of the pending bitmap block's 128 */
-        struct pstw_vec blks;  /* struct pstw_dblk per block index (0 and bm set at finish) */
+        uint8_t fill0[8];     /* fill levels of blocks 0-7 (HNHDR) */
+        uint8_t fill[128];    /* of the pending bitmap block's 128 */
+        struct pstw_vec blks; /* struct pstw_dblk per block index (0 and bm set at finish) */
         uint64_t total;
 };
 
@@ -233,7 +233,7 @@ struct pstw_pc {
         struct pstw_hn hn;
         struct pstw_vec recs; /* uint8_t[8]: wPropId, wPropType, dwValueHnid */
         struct pstw_vec *subs;
-        uint32_t next_sub;    /* index of the next LTP subnode NID */
+        uint32_t next_sub; /* index of the next LTP subnode NID */
 };
 
 int pstw_pc_init(struct pstw_pc *pc, struct pstw_vec *subs);
@@ -242,8 +242,7 @@ void pstw_pc_free(struct pstw_pc *pc);
 int pstw_pc_add(struct pstw *w, struct pstw_pc *pc, uint16_t id, uint16_t type, const uint8_t *val,
                 size_t len);
 /* Add a property whose value is already in a subnode (or heap) HNID. */
-int pstw_pc_add_hnid(struct pstw *w, struct pstw_pc *pc, uint16_t id, uint16_t type,
-                     uint32_t hnid);
+int pstw_pc_add_hnid(struct pstw *w, struct pstw_pc *pc, uint16_t id, uint16_t type, uint32_t hnid);
 int pstw_pc_finish(struct pstw *w, struct pstw_pc *pc, uint64_t *ret_bid);
 
 /* A table context column ([MS-PST] 2.3.4.2). */
@@ -259,7 +258,7 @@ struct pstw_tc {
         unsigned n_cols;
         uint16_t rgib[4];
         uint32_t row_size, rows_per_block;
-        uint8_t *rows;        /* the row block being filled */
+        uint8_t *rows; /* the row block being filled */
         uint32_t rows_len;
         struct pstw_vec row_blks; /* struct pstw_dblk: written row blocks */
         uint64_t rows_total;
@@ -267,7 +266,7 @@ struct pstw_tc {
         struct pstw_bth index;
         struct pstw_vec subs; /* struct pstw_sn: row matrix, large cells */
         uint32_t next_sub;
-        uint8_t *row;         /* the row being built */
+        uint8_t *row; /* the row being built */
 };
 
 /* Columns beyond PidTagLtpRowId/Ver, which are added. */

@@ -148,7 +148,8 @@ int pstw_hn_alloc(struct pstw *w, struct pstw_hn *hn, const void *data, size_t l
         if (len == 0 || len > PSTW_HN_ALLOC_MAX)
                 return pstw_fail(w, -EINVAL, "heap allocation of %zu bytes", len);
         /* Room for the data and a page map one entry longer. */
-        if (ALIGN_UP(hn->cur_len + (uint32_t)len, 2u) + 4 + 2 * (hn->n_offs + 2) > PSTW_BLOCK_DATA ||
+        if (ALIGN_UP(hn->cur_len + (uint32_t)len, 2u) + 4 + 2 * (hn->n_offs + 2) >
+                PSTW_BLOCK_DATA ||
             hn->n_offs == PSTW_HN_MAX_ALLOCS) {
                 r = hn_seal(w, hn);
                 if (r < 0)
@@ -310,12 +311,25 @@ int pstw_bth_finish(struct pstw *w, struct pstw_hn *hn, struct pstw_bth *b, uint
 bool pstw_type_known(uint16_t type)
 {
         switch (type & ~PST_PT_MV) {
-        case PST_PT_I2: case PST_PT_I4: case PST_PT_R4: case PST_PT_R8: case PST_PT_CURRENCY:
-        case PST_PT_APPTIME: case PST_PT_I8: case PST_PT_SYSTIME: case PST_PT_CLSID:
-        case PST_PT_STRING8: case PST_PT_UNICODE: case PST_PT_BINARY:
+        case PST_PT_I2:
+        case PST_PT_I4:
+        case PST_PT_R4:
+        case PST_PT_R8:
+        case PST_PT_CURRENCY:
+        case PST_PT_APPTIME:
+        case PST_PT_I8:
+        case PST_PT_SYSTIME:
+        case PST_PT_CLSID:
+        case PST_PT_STRING8:
+        case PST_PT_UNICODE:
+        case PST_PT_BINARY:
                 return true;
-        case PST_PT_ERROR: case PST_PT_BOOLEAN: case PST_PT_OBJECT: case PST_PT_SVREID:
-        case PST_PT_SRESTRICT: case PST_PT_ACTIONS:
+        case PST_PT_ERROR:
+        case PST_PT_BOOLEAN:
+        case PST_PT_OBJECT:
+        case PST_PT_SVREID:
+        case PST_PT_SRESTRICT:
+        case PST_PT_ACTIONS:
                 return !(type & PST_PT_MV);
         default:
                 return false;
@@ -325,7 +339,11 @@ bool pstw_type_known(uint16_t type)
 bool pstw_type_inline(uint16_t type)
 {
         switch (type) {
-        case PST_PT_I2: case PST_PT_I4: case PST_PT_R4: case PST_PT_ERROR: case PST_PT_BOOLEAN:
+        case PST_PT_I2:
+        case PST_PT_I4:
+        case PST_PT_R4:
+        case PST_PT_ERROR:
+        case PST_PT_BOOLEAN:
                 return true;
         default:
                 return false;
@@ -337,11 +355,16 @@ unsigned pstw_type_cell(uint16_t type)
         switch (type) {
         case PST_PT_I2:
                 return 2;
-        case PST_PT_I4: case PST_PT_R4: case PST_PT_ERROR:
+        case PST_PT_I4:
+        case PST_PT_R4:
+        case PST_PT_ERROR:
                 return 4;
         case PST_PT_BOOLEAN:
                 return 1;
-        case PST_PT_I8: case PST_PT_R8: case PST_PT_CURRENCY: case PST_PT_APPTIME:
+        case PST_PT_I8:
+        case PST_PT_R8:
+        case PST_PT_CURRENCY:
+        case PST_PT_APPTIME:
         case PST_PT_SYSTIME:
                 return 8;
         default:
@@ -354,11 +377,16 @@ static size_t fixed_size(uint16_t base)
         switch (base) {
         case PST_PT_I2:
                 return 2;
-        case PST_PT_I4: case PST_PT_R4: case PST_PT_ERROR:
+        case PST_PT_I4:
+        case PST_PT_R4:
+        case PST_PT_ERROR:
                 return 4;
         case PST_PT_BOOLEAN:
                 return 1;
-        case PST_PT_I8: case PST_PT_R8: case PST_PT_CURRENCY: case PST_PT_APPTIME:
+        case PST_PT_I8:
+        case PST_PT_R8:
+        case PST_PT_CURRENCY:
+        case PST_PT_APPTIME:
         case PST_PT_SYSTIME:
                 return 8;
         case PST_PT_CLSID:
@@ -383,7 +411,8 @@ static int put_fixed(uint16_t base, const struct pst_value *v, uint8_t *p)
         case PST_PT_I2:
                 put_le16(p, (uint16_t)v->i);
                 return 0;
-        case PST_PT_I4: case PST_PT_ERROR:
+        case PST_PT_I4:
+        case PST_PT_ERROR:
                 put_le32(p, (uint32_t)v->i);
                 return 0;
         case PST_PT_BOOLEAN:
@@ -393,10 +422,13 @@ static int put_fixed(uint16_t base, const struct pst_value *v, uint8_t *p)
                 f32.f = (float)v->d;
                 put_le32(p, f32.u);
                 return 0;
-        case PST_PT_I8: case PST_PT_CURRENCY: case PST_PT_SYSTIME:
+        case PST_PT_I8:
+        case PST_PT_CURRENCY:
+        case PST_PT_SYSTIME:
                 put_le64(p, (uint64_t)v->i);
                 return 0;
-        case PST_PT_R8: case PST_PT_APPTIME:
+        case PST_PT_R8:
+        case PST_PT_APPTIME:
                 f64.d = v->d;
                 put_le64(p, f64.u);
                 return 0;
@@ -443,7 +475,7 @@ int pstw_utf16(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
                 }
                 if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
                         c = 0xFFFD;
-put:
+        put:
                 if (c >= 0x10000) {
                         c -= 0x10000;
                         put_le16(out + o, (uint16_t)(0xD800 | c >> 10));
@@ -687,7 +719,8 @@ int pstw_tc_init(struct pstw_tc *tc, const uint32_t *tags, unsigned n_tags)
                         continue;
                 if (tc->n_cols == 255 || !pstw_type_known(type))
                         return -EINVAL;
-                tc->col[tc->n_cols++] = (struct pstw_col){ .id = id, .type = type,
+                tc->col[tc->n_cols++] = (struct pstw_col){ .id = id,
+                                                           .type = type,
                                                            .cb = (uint8_t)pstw_type_cell(type) };
         }
         qsort(tc->col + 2, tc->n_cols - 2, sizeof(tc->col[0]), col_cmp);

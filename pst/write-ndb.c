@@ -95,7 +95,8 @@ static int emit(struct pstw *w, uint64_t off, const void *p, size_t len)
 {
         int r;
 
-        if (w->wbuf_len > 0 && (off != w->wbuf_off + w->wbuf_len || w->wbuf_len + len > WBUF_SIZE)) {
+        if (w->wbuf_len > 0 &&
+            (off != w->wbuf_off + w->wbuf_len || w->wbuf_len + len > WBUF_SIZE)) {
                 r = flush(w);
                 if (r < 0)
                         return r;
@@ -537,7 +538,8 @@ static int bt_add(struct pstw *w, struct pstw_bt *bt, uint64_t key, const uint8_
 }
 
 /* Build the intermediate levels over the leaf references; *root. */
-static int bt_upper(struct pstw *w, struct pstw_bt *bt, struct pstw_vec *refs, struct pstw_ref *root)
+static int bt_upper(struct pstw *w, struct pstw_bt *bt, struct pstw_vec *refs,
+                    struct pstw_ref *root)
 {
         struct pstw_vec cur = *refs, next;
         unsigned level = 1;
@@ -605,7 +607,8 @@ int pstw_node(struct pstw *w, uint32_t nid, uint64_t bid_data, uint64_t bid_sub,
 
 static int node_cmp(const void *a, const void *b)
 {
-        uint32_t x = ((const struct pst_nbt_entry *)a)->nid, y = ((const struct pst_nbt_entry *)b)->nid;
+        uint32_t x = ((const struct pst_nbt_entry *)a)->nid,
+                 y = ((const struct pst_nbt_entry *)b)->nid;
 
         return x < y ? -1 : x > y;
 }
@@ -683,7 +686,7 @@ static int write_header(struct pstw *w, const uint32_t rgnid[32], const struct p
         put_le64(h + 224, nbt->ib);
         put_le64(h + 232, bbt->bid);
         put_le64(h + 240, bbt->ib);
-        h[248] = 2; /* VALID_AMAP2 */
+        h[248] = 2;                 /* VALID_AMAP2 */
         memset(h + 256, 0xFF, 256); /* rgbFM, rgbFP: deprecated */
         h[512] = 0x80;
         h[513] = (uint8_t)w->crypt;
@@ -711,7 +714,8 @@ int pstw_ndb_finish(struct pstw *w, const uint32_t rgnid[32])
         for (size_t i = 0; i < w->nodes.n; i++) {
                 uint8_t e[32];
 
-                nbt_entry(e, nodes[i].nid, nodes[i].bid_data, nodes[i].bid_sub, nodes[i].nid_parent);
+                nbt_entry(e, nodes[i].nid, nodes[i].bid_data, nodes[i].bid_sub,
+                          nodes[i].nid_parent);
                 r = bt_add(w, &low, nodes[i].nid, e);
                 if (r < 0)
                         goto out;

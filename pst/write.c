@@ -46,7 +46,7 @@ static const uint8_t ps_public_strings[16] = { 0x29, 0x03, 0x02, 0x00, 0x00, 0x0
 /* Columns of the tables Outlook's templates define ([MS-PST] 2.4.4.4.1,
  * 2.4.4.5.1, 2.4.4.6.1, 2.4.5.2.1, 2.4.6.1.1). */
 static const uint32_t hierarchy_cols[] = {
-        TAG(0x3001, PST_PT_UNICODE), TAG(0x3602, PST_PT_I4), TAG(0x3603, PST_PT_I4),
+        TAG(0x3001, PST_PT_UNICODE), TAG(0x3602, PST_PT_I4),      TAG(0x3603, PST_PT_I4),
         TAG(0x360A, PST_PT_BOOLEAN), TAG(0x3613, PST_PT_UNICODE), TAG(0x3617, PST_PT_I4),
 };
 static const uint32_t contents_cols[] = {
@@ -214,8 +214,8 @@ static int write_name_map(struct pstw *w)
                         r = pstw_vec_push(&ents, ne);
                 put_le32(ne, hash);
                 if (r >= 0)
-                        r = pstw_vec_push(&bucket[(hash ^ (gidx << 1 | e->is_string)) % NAMED_BUCKETS],
-                                          ne);
+                        r = pstw_vec_push(
+                            &bucket[(hash ^ (gidx << 1 | e->is_string)) % NAMED_BUCKETS], ne);
         }
         if (r < 0) {
                 r = pstw_fail(w, r, "name-to-id map");
@@ -421,8 +421,8 @@ static int build_recipients(struct pstw *w, const struct pst_msg *m, struct pstw
                         if (seen)
                                 continue;
                         if (n_tags == 253 - ELEMENTSOF(recipient_cols))
-                                return pstw_fail(w, -EFBIG, "recipients with more than %u properties",
-                                                 n_tags);
+                                return pstw_fail(w, -EFBIG,
+                                                 "recipients with more than %u properties", n_tags);
                         if (!pstw_type_known(rc->props[k].type))
                                 return pstw_fail(w, -ENOTSUP, "recipient property type 0x%04x",
                                                  rc->props[k].type);
@@ -614,7 +614,7 @@ static int build_message(struct pstw *w, const struct pst_msg *m, bool fai, unsi
         ret->size = MIN(msg_bytes(m, depth), (uint64_t)INT32_MAX);
         ret->flags = flags ? (uint32_t)flags->v.i
                            : MSGFLAG_READ | (m->n_attachments ? MSGFLAG_HASATTACH : 0) |
-                                     (fai ? MSGFLAG_ASSOCIATED : 0);
+                                 (fai ? MSGFLAG_ASSOCIATED : 0);
         r = pstw_pc_init(&pc, &subs);
         if (r < 0)
                 return pstw_fail(w, r, "message");
@@ -1076,7 +1076,7 @@ int pstw_close(struct pstw *w, struct pst_diag *diag)
                         rgnid[i] = 0x400;
                 rgnid[NT_SEARCH_FOLDER] = 0x4000;
                 rgnid[NT_NORMAL_FOLDER] = rgnid[NT_HIERARCHY_TABLE] = rgnid[NT_CONTENTS_TABLE] =
-                        rgnid[NT_ASSOC_CONTENTS_TABLE] = w->next_folder_index;
+                    rgnid[NT_ASSOC_CONTENTS_TABLE] = w->next_folder_index;
                 rgnid[NT_NORMAL_MESSAGE] = rgnid[NT_ASSOC_MESSAGE] = w->next_message_index;
                 r = write_folders(w);
                 if (r >= 0)

@@ -81,7 +81,6 @@ uint8_t *pstwi_bytes(size_t len)
 
 /* ---- properties ------------------------------------------------------------- */
 
-
 struct pst_prop *pstwi_add(struct pstwi_props *b, uint16_t id, uint16_t type)
 {
         if (b->n == b->cap) {
@@ -111,14 +110,13 @@ void pstwi_add_int(struct pstwi_props *b, uint16_t id, uint16_t type, int64_t v)
 
 /* ---- messages ------------------------------------------------------------------ */
 
-
-
 void pstwi_add_all_types(struct pstwi_props *b)
 {
         static const uint8_t guid[16] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
                                           0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
-        static const uint8_t ps_public_strings[16] = { 0x29, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
-                                                       0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46 };
+        static const uint8_t ps_public_strings[16] = { 0x29, 0x03, 0x02, 0x00, 0x00, 0x00,
+                                                       0x00, 0x00, 0xC0, 0x00, 0x00, 0x00,
+                                                       0x00, 0x00, 0x00, 0x46 };
         struct pst_named *n = pstwi_zalloc(3 * sizeof(*n));
         struct pst_value *mv;
         struct pst_prop *p;
@@ -222,9 +220,12 @@ struct pst_msg *pstwi_message(const char *subject, const struct pstwi_opts *o, u
         pstwi_add_str(&b, 0x0042, "Sample Sender");
         pstwi_add_str(&b, 0x0065, sender);
         pstwi_add_str(&b, 0x0064, "SMTP");
-        pstwi_add_str(&b, 0x1035, pstwi_fmt("<%llx@example.com>", (unsigned long long)pstwi_rand()));
-        pstwi_add_int(&b, 0x0039, PST_PT_SYSTIME, 132000000000000000ll + (int64_t)(pstwi_rand() % 10000000000000ull));
-        pstwi_add_int(&b, 0x0E06, PST_PT_SYSTIME, 132000000000000000ll + (int64_t)(pstwi_rand() % 10000000000000ull));
+        pstwi_add_str(&b, 0x1035,
+                      pstwi_fmt("<%llx@example.com>", (unsigned long long)pstwi_rand()));
+        pstwi_add_int(&b, 0x0039, PST_PT_SYSTIME,
+                      132000000000000000ll + (int64_t)(pstwi_rand() % 10000000000000ull));
+        pstwi_add_int(&b, 0x0E06, PST_PT_SYSTIME,
+                      132000000000000000ll + (int64_t)(pstwi_rand() % 10000000000000ull));
         if (o->all_types)
                 pstwi_add_all_types(&b);
         for (unsigned i = 0; i < o->n_rcpt; i++) {
@@ -252,14 +253,16 @@ struct pst_msg *pstwi_message(const char *subject, const struct pstwi_opts *o, u
         }
         if (o->embedded && depth < 2) {
                 struct pstwi_props a = {};
-                struct pstwi_opts eo = { .body_len = 500, .n_rcpt = 1, .n_att = 1, .att_len = 1000,
-                                   .embedded = true };
+                struct pstwi_opts eo = {
+                        .body_len = 500, .n_rcpt = 1, .n_att = 1, .att_len = 1000, .embedded = true
+                };
 
                 pstwi_add_int(&a, 0x3705, PST_PT_I4, 5);
                 pstwi_add_str(&a, 0x3001, pstwi_fmt("embedded level %u", depth + 1));
-                at[o->n_att] = (struct pst_attachment){ a.p, a.n, NULL, 0,
-                                                        pstwi_message(pstwi_fmt("Embedded %u", depth + 1), &eo,
-                                                                depth + 1) };
+                at[o->n_att] =
+                    (struct pst_attachment){ a.p, a.n, NULL, 0,
+                                             pstwi_message(pstwi_fmt("Embedded %u", depth + 1), &eo,
+                                                           depth + 1) };
         }
         m->props = b.p;
         m->n_props = b.n;
@@ -269,4 +272,3 @@ struct pst_msg *pstwi_message(const char *subject, const struct pstwi_opts *o, u
         m->n_attachments = o->n_att + (o->embedded && depth < 2);
         return m;
 }
-

@@ -195,7 +195,8 @@ static int scenario(struct ctx *c, const char *name)
                 CHECK(folder(c, 0, "Sent Items", &sent));
                 folder_begin(c, "Inbox");
                 for (unsigned i = 0; i < 5; i++)
-                        CHECK(put(c, inbox, false, pstwi_message(pstwi_fmt("Inbox message %u", i), &o, 0)));
+                        CHECK(put(c, inbox, false,
+                                  pstwi_message(pstwi_fmt("Inbox message %u", i), &o, 0)));
                 folder_end(c);
                 folder_begin(c, "Inbox/Sub");
                 CHECK(put(c, sub, false, pstwi_message("Sub message", &o, 0)));
@@ -207,15 +208,20 @@ static int scenario(struct ctx *c, const char *name)
                 return 0;
         }
         if (strcmp(name, "full") == 0) {
-                struct pstwi_opts big = { .body_len = 100000, .n_rcpt = 5, .n_att = 2,
-                                    .att_len = 3 * 1024 * 1024, .embedded = true, .all_types = true };
+                struct pstwi_opts big = { .body_len = 100000,
+                                          .n_rcpt = 5,
+                                          .n_att = 2,
+                                          .att_len = 3 * 1024 * 1024,
+                                          .embedded = true,
+                                          .all_types = true };
                 struct pstwi_opts small = { .body_len = 50, .n_rcpt = 1 };
 
                 CHECK(folder(c, 0, "Inbox", &inbox));
                 CHECK(folder(c, inbox, "Level 1", &sub));
                 CHECK(folder(c, sub, "Level 2 \xc3\xa9t\xc3\xa9", &subsub));
                 folder_begin(c, "Inbox");
-                CHECK(put(c, inbox, false, pstwi_message("Every feature \xe2\x82\xac \xe4\xb8\x96", &big, 0)));
+                CHECK(put(c, inbox, false,
+                          pstwi_message("Every feature \xe2\x82\xac \xe4\xb8\x96", &big, 0)));
                 CHECK(put(c, inbox, false, pstwi_message("Small", &small, 0)));
                 CHECK(put(c, inbox, true, pstwi_message("FAI item", &small, 0)));
                 folder_end(c);
@@ -232,7 +238,9 @@ static int scenario(struct ctx *c, const char *name)
         if (strcmp(name, "many") == 0) {
                 struct pstwi_opts o = { .body_len = 100, .n_rcpt = 1 };
                 struct pstwi_opts wide = { .body_len = 100, .n_rcpt = 3000 };
-                struct pstwi_opts atts = { .body_len = 100, .n_rcpt = 1, .n_att = 281, .att_len = 20 };
+                struct pstwi_opts atts = {
+                        .body_len = 100, .n_rcpt = 1, .n_att = 281, .att_len = 20
+                };
 
                 CHECK(folder(c, 0, "Bulk", &bulk));
                 folder_begin(c, "Bulk");
@@ -241,8 +249,9 @@ static int scenario(struct ctx *c, const char *name)
                 CHECK(put(c, bulk, false, many_subnodes()));
                 for (unsigned i = 0; i < 4000; i++)
                         CHECK(put(c, bulk, false,
-                                  pstwi_message(pstwi_fmt("Bulk message %05u with a longish subject line", i),
-                                          &o, 0)));
+                                  pstwi_message(
+                                      pstwi_fmt("Bulk message %05u with a longish subject line", i),
+                                      &o, 0)));
                 folder_end(c);
                 /* Many folders: a deep hierarchy table and NBT. */
                 CHECK(folder(c, 0, "Folders", &sub));
@@ -251,14 +260,16 @@ static int scenario(struct ctx *c, const char *name)
 
                         CHECK(folder(c, sub, n, &subsub));
                         folder_begin(c, pstwi_fmt("Folders/%s", n));
-                        CHECK(put(c, subsub, false, pstwi_message(pstwi_fmt("In folder %u", i), &o, 0)));
+                        CHECK(put(c, subsub, false,
+                                  pstwi_message(pstwi_fmt("In folder %u", i), &o, 0)));
                         folder_end(c);
                 }
                 return 0;
         }
         if (strcmp(name, "big") == 0) {
-                struct pstwi_opts o = { .body_len = 1000, .n_rcpt = 1, .n_att = 1,
-                                  .att_len = 40 * 1024 * 1024 };
+                struct pstwi_opts o = {
+                        .body_len = 1000, .n_rcpt = 1, .n_att = 1, .att_len = 40 * 1024 * 1024
+                };
 
                 CHECK(folder(c, 0, "Big", &bulk));
                 folder_begin(c, "Big");
@@ -267,8 +278,9 @@ static int scenario(struct ctx *c, const char *name)
                 return 0;
         }
         if (strcmp(name, "huge") == 0) {
-                struct pstwi_opts o = { .body_len = 2000, .n_rcpt = 2, .n_att = 1,
-                                  .att_len = 8 * 1024 * 1024 };
+                struct pstwi_opts o = {
+                        .body_len = 2000, .n_rcpt = 2, .n_att = 1, .att_len = 8 * 1024 * 1024
+                };
 
                 CHECK(folder(c, 0, "Huge", &bulk));
                 folder_begin(c, "Huge");
@@ -288,7 +300,8 @@ static int scenario(struct ctx *c, const char *name)
                         for (unsigned i = k; i < small_count; i += 10) {
                                 o.n_att = i % 10 == 0;
                                 o.att_len = 2000;
-                                CHECK(put(c, f[k], false, pstwi_message(pstwi_fmt("Small %u", i), &o, 0)));
+                                CHECK(put(c, f[k], false,
+                                          pstwi_message(pstwi_fmt("Small %u", i), &o, 0)));
                         }
                         folder_end(c);
                 }
@@ -306,8 +319,10 @@ int main(int argc, char **argv)
         int fd, r;
 
         if (argc != 3 && argc != 4) {
-                fprintf(stderr, "usage: %s basic|full|many|big|huge|small OUT.pst [MIB (huge) | N (small)]\n",
-                        argv[0]);
+                fprintf(
+                    stderr,
+                    "usage: %s basic|full|many|big|huge|small OUT.pst [MIB (huge) | N (small)]\n",
+                    argv[0]);
                 return 2;
         }
         if (argc == 4 && strcmp(argv[1], "huge") == 0)

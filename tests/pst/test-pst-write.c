@@ -137,8 +137,8 @@ static void same_value(uint16_t base, const struct pst_value *w, const struct ps
                 break;
         default:
                 if (g->len != w->len || (w->len && memcmp(g->data, w->data, w->len) != 0))
-                        fail_msg("property 0x%04x type 0x%04x: %zu bytes read, %zu written", id, base,
-                                 g->len, w->len);
+                        fail_msg("property 0x%04x type 0x%04x: %zu bytes read, %zu written", id,
+                                 base, g->len, w->len);
         }
 }
 
@@ -148,8 +148,8 @@ static void same_props(const struct pst_prop *w, size_t nw, const struct pst_pro
                 const struct pst_prop *p = find_read(g, ng, &w[i]);
 
                 if (!p)
-                        fail_msg("property 0x%04x (type 0x%04x%s) not read back", w[i].id, w[i].type,
-                                 w[i].named ? ", named" : "");
+                        fail_msg("property 0x%04x (type 0x%04x%s) not read back", w[i].id,
+                                 w[i].type, w[i].named ? ", named" : "");
                 assert_int_equal(p->type, w[i].type);
                 if (w[i].type & PST_PT_MV) {
                         assert_int_equal(p->count, w[i].count);
@@ -217,7 +217,8 @@ static void check_file(struct file *f, const struct written *wr, size_t n, unsig
                                 unsigned k = d - depth_ipm;
 
                                 snprintf(paths[k], sizeof(paths[k]), "%.500s%s%.256s",
-                                         k > 1 ? paths[k - 1] : "", k > 1 ? "/" : "", it.folder.name);
+                                         k > 1 ? paths[k - 1] : "", k > 1 ? "/" : "",
+                                         it.folder.name);
                                 nids[k] = it.folder.nid;
                                 folders++;
                         }
@@ -233,9 +234,11 @@ static void check_file(struct file *f, const struct written *wr, size_t n, unsig
                                 if (nids[k] == it.message.folder_nid)
                                         path = paths[k];
                         assert_non_null(path);
-                        assert_int_equal(PULL(f, pst_msg_read(f->f, it.message.nid, &m, &want, &diag)), 0);
+                        assert_int_equal(
+                            PULL(f, pst_msg_read(f->f, it.message.nid, &m, &want, &diag)), 0);
                         for (i = 0; i < n; i++)
-                                if (!seen[i] && wr[i].fai == it.message.fai && strcmp(wr[i].path, path) == 0 &&
+                                if (!seen[i] && wr[i].fai == it.message.fai &&
+                                    strcmp(wr[i].path, path) == 0 &&
                                     strcmp(subject_of(wr[i].m), subject_of(m)) == 0)
                                         break;
                         if (i == n)
@@ -275,12 +278,18 @@ static void store_record_key(struct file *f, uint8_t key[16])
 static void write_and_check(enum pst_crypt crypt, bool password)
 {
         static const uint8_t uid[16] = "0123456789abcdef";
-        struct pstw_opts o = { .crypt = crypt, .display_name = "Round \xc3\xa9 trip",
-                               .has_password = password, .password_crc = 0x12345678,
+        struct pstw_opts o = { .crypt = crypt,
+                               .display_name = "Round \xc3\xa9 trip",
+                               .has_password = password,
+                               .password_crc = 0x12345678,
                                .record_key = crypt == PST_CRYPT_CYCLIC ? uid : NULL };
         uint8_t key[16];
-        struct pstwi_opts full = { .body_len = 30000, .n_rcpt = 4, .n_att = 2, .att_len = 100000,
-                                   .embedded = true, .all_types = true };
+        struct pstwi_opts full = { .body_len = 30000,
+                                   .n_rcpt = 4,
+                                   .n_att = 2,
+                                   .att_len = 100000,
+                                   .embedded = true,
+                                   .all_types = true };
         struct pstwi_opts small = { .body_len = 10, .n_rcpt = 1, .n_att = 1, .att_len = 0 };
         struct written wr[6];
         struct pst_store_info info;
@@ -350,8 +359,8 @@ static void test_roundtrip_cyclic(void **state)
  * block (8176), XBLOCK (1021 blocks) -> XXBLOCK. */
 static void test_value_sizes(void **state)
 {
-        static const size_t sizes[] = { 0,    1,     3579,         3580,         3581,
-                                        8176, 8177,  8176 * 1021,  8176 * 1021 + 1 };
+        static const size_t sizes[] = { 0,    1,    3579,        3580,           3581,
+                                        8176, 8177, 8176 * 1021, 8176 * 1021 + 1 };
         struct pstw_opts o = { .crypt = PST_CRYPT_PERMUTE };
         struct written wr[ELEMENTSOF(sizes) + 1];
         struct pst_diag diag = {};
@@ -363,7 +372,9 @@ static void test_value_sizes(void **state)
         assert_int_equal(pstw_new(fd, &o, &w, &diag), 0);
         assert_int_equal(pstw_folder(w, 0, "Sizes", NULL, &folder), 0);
         for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
-                struct pstwi_opts mo = { .body_len = sizes[i] / 2, .n_att = 1, .att_len = sizes[i] };
+                struct pstwi_opts mo = { .body_len = sizes[i] / 2,
+                                         .n_att = 1,
+                                         .att_len = sizes[i] };
 
                 wr[i] = (struct written){ "Sizes", false,
                                           pstwi_message(pstwi_fmt("size %zu", sizes[i]), &mo, 0) };
@@ -375,7 +386,8 @@ static void test_value_sizes(void **state)
                 struct pstwi_opts mo = { .body_len = 10 };
                 char *s = pstwi_text(3000);
 
-                wr[ELEMENTSOF(sizes)] = (struct written){ "Sizes", false, pstwi_message(s, &mo, 0) };
+                wr[ELEMENTSOF(sizes)] =
+                    (struct written){ "Sizes", false, pstwi_message(s, &mo, 0) };
                 assert_int_equal(pstw_message(w, folder, false, wr[ELEMENTSOF(sizes)].m, NULL), 0);
         }
         assert_int_equal(pstw_close(w, &diag), 0);
@@ -411,7 +423,8 @@ static void test_big_structures(void **state)
         for (size_t i = 0; i < many->n_props; i++)
                 *pstwi_add(&b, many->props[i].id, many->props[i].type) = many->props[i];
         for (unsigned i = 0; i < 1500; i++)
-                pstwi_add_str(&b, (uint16_t)(0x4000 + i), pstwi_fmt("value %u %s", i, pstwi_text(i % 40)));
+                pstwi_add_str(&b, (uint16_t)(0x4000 + i),
+                              pstwi_fmt("value %u %s", i, pstwi_text(i % 40)));
         many->props = b.p;
         many->n_props = b.n;
         assert_int_equal(pstw_new(fd, &o, &w, &diag), 0);
