@@ -39,7 +39,8 @@ struct gen_arena {
 
 void *gen_alloc(struct gen_arena *a, size_t len); /* aborts on ENOMEM (a bench tool) */
 char *gen_strdup(struct gen_arena *a, const char *s);
-char *gen_printf(struct gen_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *gen_printf(struct gen_arena *a, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3), nonnull(2)));
 void gen_arena_reset(struct gen_arena *a); /* keeps the first chunk */
 void gen_arena_free(struct gen_arena *a);
 
