@@ -308,10 +308,10 @@ static void same_string(const char *what, uint16_t type, const struct pst_value 
 
                 assert_non_null(u);
                 un = to_utf16(v->data, v->len, u);
-                if (un != n || memcmp(u, raw, n) != 0)
+                if (un != n || (n > 0 && memcmp(u, raw, n) != 0))
                         fail_msg("%s: Unicode string differs (%zu vs %zu bytes)", what, un, n);
                 free(u);
-        } else if (v->len != n || memcmp(v->data, raw, n) != 0) {
+        } else if (v->len != n || (n > 0 && memcmp(v->data, raw, n) != 0)) {
                 fail_msg("%s: String8 differs (%zu vs %zu bytes)", what, v->len, n);
         }
 }
