@@ -225,11 +225,16 @@ struct service {
         uint64_t ping_ms, last_ping_ms;
 };
 
-static void swap_str(char **a, char **b)
+/* *dst becomes a copy of src (the running value kept over a reload). */
+static int keep_str(char **dst, const char *src)
 {
-        char *t = *a;
-        *a = *b;
-        *b = t;
+        char *copy = src ? strdup(src) : NULL;
+
+        if (src && !copy)
+                return -ENOMEM;
+        free(*dst);
+        *dst = copy;
+        return 0;
 }
 
 /* SIGHUP: read the file again.  What can change live changes now; the rest
@@ -254,9 +259,13 @@ static void reload(struct service *s)
                 log_warning("reload: %s changed: that takes a restart of the daemon; keeping "
                             "the running values",
                             restart);
-                swap_str(&n.c.state_dir, &s->cur->c.state_dir);
-                swap_str(&n.c.metrics_listen, &s->cur->c.metrics_listen);
-                swap_str(&n.c.metrics_allow_remote, &s->cur->c.metrics_allow_remote);
+                if (keep_str(&n.c.state_dir, s->cur->c.state_dir) < 0 ||
+                    keep_str(&n.c.metrics_listen, s->cur->c.metrics_listen) < 0 ||
+                    keep_str(&n.c.metrics_allow_remote, s->cur->c.metrics_allow_remote) < 0) {
+                        log_error("reload: out of memory; keeping the running configuration");
+                        run_done(&n);
+                        return;
+                }
         }
         if (s->next)
                 run_done(s->next);

@@ -108,6 +108,11 @@ def main():
                          t.path("other-state"))
             proc.send_signal(signal.SIGHUP)
             t.check(wait_for(lambda: "reload:" in log(), 5), "the reload is logged")
+            # The same file again while that pass still runs: still a restart
+            # matter, still not applied.
+            proc.send_signal(signal.SIGHUP)
+            t.check(wait_for(lambda: log().count("takes a restart") == 2, 5),
+                    "a second reload reports state_dir again")
 
             def capped8():
                 return metrics(port)["pstream_cap_bytes_per_second"] == 8e6
