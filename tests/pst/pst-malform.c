@@ -30,8 +30,9 @@
  *    must name the substring when there is one.
  *
  * Case 15's 10,000-deep folder chain is a file written here from scratch
- * (NBT, BBT, a PC and a TC per folder), and so is case 26's message with
- * embedded messages 10,000 deep (two SLBLOCKs per level).  Not generated:
+ * (NBT, BBT, a PC and a TC per folder), and so are case 26's message with
+ * embedded messages 10,000 deep (two SLBLOCKs per level) and cases 20/24's
+ * subject in a subnode whose XBLOCK claims 2 GiB.  Not generated:
  * 32 (10^7 items, > 4 GiB: needs the PST writer).
  */
 #include <errno.h>
@@ -2489,6 +2490,81 @@ static void case_26_chain(struct sources *s)
         free(w.nbt);
 }
 
+/* Cases 20 and 24: a subject kept in a subnode behind an XBLOCK that
+ * claims 2 GiB (lcbTotal) for 10 bytes of data: more than any backing
+ * storage, and far more than a subject may take. */
+static void case_20_24_subnode(struct sources *s)
+{
+        enum { NID_TOP = 0x200044, NID_SUBJ = 0x8041 };
+        struct wr w = { .next_bid = 0x100 };
+        uint8_t heap[256], bth[8] = { 0xB5, 2, 6, 0 }, rec[16], cls[16], xb[16] = { 0x01, 0x01 };
+        const uint8_t *a[] = { bth, rec, cls };
+        uint32_t l[] = { 8, 16, 16 }, len, nid[1] = { NID_SUBJ };
+        uint64_t data[1], sub[1] = { 0 }, msg_pc, sl;
+        uint8_t subj[10];
+
+        w.bbt = calloc(16, 24);
+        w.nbt = calloc(16, 32);
+        if (!w.bbt || !w.nbt)
+                abort();
+        wr_grow(&w, 1024);
+        memcpy(w.b, s->gx.buf, PST_HEADER_SIZE);
+        w.b[513] = PST_CRYPT_NONE;
+
+        len = pc_make(heap, "big subject");
+        wr_node(&w, 0x21, wr_block(&w, heap, len), 0);
+        len = pc_make(heap, "d");
+        {
+                uint64_t folder = wr_block(&w, heap, len), empty, contents;
+
+                len = tc_make(heap, 0);
+                empty = wr_block(&w, heap, len);
+                len = tc_make(heap, NID_TOP);
+                contents = wr_block(&w, heap, len);
+                wr_node(&w, 0x122, folder, 0x122);
+                wr_node(&w, 0x12D, empty, 0);
+                wr_node(&w, 0x12E, contents, 0);
+        }
+        put_le32(bth + 4, hid_of(2));
+        put_le16(rec, 0x001A);
+        put_le16(rec + 2, PST_PT_UNICODE);
+        put_le32(rec + 4, hid_of(3));
+        put_le16(rec + 8, 0x0037);
+        put_le16(rec + 10, PST_PT_UNICODE);
+        put_le32(rec + 12, NID_SUBJ);
+        for (int i = 0; i < 8; i++)
+                put_le16(cls + 2 * i, (uint8_t) "IPM.Note"[i]);
+        len = heap_make(heap, 0xBC, a, l, 3);
+        msg_pc = wr_block(&w, heap, len);
+        for (int i = 0; i < 5; i++)
+                put_le16(subj + 2 * i, (uint8_t) "Hello"[i]);
+        put_le16(xb + 2, 1);
+        put_le32(xb + 4, 0x80000000u);
+        put_le64(xb + 8, wr_block(&w, subj, sizeof(subj)));
+        data[0] = wr_internal(&w, xb, sizeof(xb));
+        sl = wr_slblock(&w, nid, data, sub, 1);
+        {
+                uint8_t *e = w.nbt + w.n_nbt++ * 32;
+
+                put_le64(e, NID_TOP);
+                put_le64(e + 8, msg_pc);
+                put_le64(e + 16, sl);
+                put_le32(e + 24, 0x122);
+        }
+        wr_grow(&w, (512 - w.n % 512) % 512);
+        wr_tree(&w, PST_PTYPE_BBT, w.bbt, w.n_bbt, 24, 232);
+        wr_tree(&w, PST_PTYPE_NBT, w.nbt, w.n_nbt, 32, 216);
+        put_le64(w.b + 184, w.n);
+        put_le32(w.b + 4, pst_crc32(0, w.b + 8, 471));
+        put_le32(w.b + 524, pst_crc32(0, w.b + 8, 516));
+        emit(20, "subject-subnode-lcbtotal-2g", NULL, w.b, w.n,
+             ((struct expect){
+                 .exits = "1", .sub = "lcbTotal", .lost_msgs = -1, .lost_folders = -1 }));
+        free(w.b);
+        free(w.bbt);
+        free(w.nbt);
+}
+
 static void case_27_28(struct sources *s)
 {
         const struct pst *u = &s->u;
@@ -2831,6 +2907,7 @@ int main(int argc, char **argv)
         case_18(&s);
         case_19(&s);
         case_20(&s);
+        case_20_24_subnode(&s);
         case_21(&s);
         case_22(&s);
         case_23(&s);
