@@ -99,8 +99,9 @@ def run(t, state):
             filled = fill(filler)
             t0 = time.monotonic()
             full = wait_for(lambda: metrics(mport).get("pstream_disk_full") == 1, 5)
+            paused_after = time.monotonic() - t0
             t.check(full, f"uploads paused within 5 s of the disk filling "
-                          f"({time.monotonic() - t0:.1f} s; filler {filled} bytes)")
+                          f"({paused_after:.1f} s; filler {filled} bytes)")
             # Requests in flight finish (at 6 MB/s a 4 MiB block takes < 1 s).
             t.require(wait_for(lambda: metrics(mport).get("pstream_requests_active") == 0, 10),
                       "requests in flight finished")
@@ -117,7 +118,8 @@ def run(t, state):
             os.unlink(filler)
             t1 = time.monotonic()
             resumed = wait_for(lambda: metrics(mport).get("pstream_disk_full") == 0, 60)
-            t.check(resumed, f"uploads resumed {time.monotonic() - t1:.1f} s after space returned")
+            resumed_after = time.monotonic() - t1
+            t.check(resumed, f"uploads resumed {resumed_after:.1f} s after space returned")
             rc = proc.wait(120)
             t.procs.remove(proc)
         t.check(rc == 0, f"the ingest finished with exit 0 (rc {rc})")
@@ -142,6 +144,9 @@ def run(t, state):
                             state=False, timeout=60)
         sent = [r for r in px.log() if r["op"] in ("put_block", "put_blob", "put_block_list")]
         t.check(rerun.rc == 0 and not sent, f"the rerun sends nothing ({len(sent)} requests)")
+        print(f"disk-full: paused {paused_after:.1f} s after the disk filled ("
+              f"{m.get('pstream_journal_errors_total', 0):.0f} journal writes refused), resumed "
+              f"{resumed_after:.1f} s after space returned")
     finally:
         px.stop()
 

@@ -144,6 +144,8 @@ def main():
         t.check("resuming" in run.stderr and "lost 3" in run.stderr,
                 "B: the journal had the blocks, the log says the service lost 3")
 
+        print(f"reconcile: A: {len(held)} blocks on the service before the kill, none sent "
+              f"again; B: {len(dropped)} lost blocks sent again, {len(stored)} held not")
         for container, src in (("found", src_a), ("lost", src_b)):
             expected = harness.tree_blobs(src)
             ok = t.verify_blobs(c, container, expected)
