@@ -335,6 +335,8 @@ int main(int argc, char **argv)
                 o.has_password = true;
                 o.password_crc = 0x64850502u;
         }
+        if (strcmp(argv[1], "basic") == 0)
+                o.crypt = PST_CRYPT_CYCLIC;
         fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0) {
                 perror(argv[2]);

@@ -157,7 +157,7 @@ def check_pffexport(pst, manifest, tmp):
             fail("pffinfo: password checksum %r, want 0x%08x" % (m and m.group(1), manifest["password_crc"]))
     elif m:
         fail("pffinfo: password checksum %s on a file without one" % m.group(1))
-    want_enc = {0: "none", 1: "compressible"}[manifest["crypt"]]
+    want_enc = {0: "none", 1: "compressible", 2: "high"}[manifest["crypt"]]
     if not re.search(r"Encryption type:\s*" + want_enc, info):
         fail("pffinfo: encryption is not %s" % want_enc)
 
