@@ -41,6 +41,8 @@
 /* Files from this size are read by several threads, at most READ_THREADS. */
 #define READ_SPLIT_MIN (4 * MIB)
 #define READ_THREADS 4u
+/* Initial size of each worker's output buffer. */
+#define OUT_INITIAL (8 * MIB)
 /* A folder name component is cut at this many bytes of UTF-8. */
 #define NAME_MAX_BYTES 200u
 #define ORPHANS_DIR "_orphans"
@@ -680,8 +682,24 @@ struct worker_state {
         struct pst_file *pf;
         struct feeder fd;
         uint8_t *out; /* the .eml being written, reused */
-        size_t out_cap;
+        size_t out_cap, out_advised;
 };
+
+/* The worker's output buffer, reused for every message: in huge pages
+ * where the kernel allows, since first touching it page by page cost more
+ * than writing it.  Done again when rendering grew it. */
+static void out_advise(struct worker_state *ws)
+{
+        uintptr_t start, end;
+
+        if (ws->out_cap == ws->out_advised)
+                return;
+        ws->out_advised = ws->out_cap;
+        start = ALIGN_UP((uintptr_t)ws->out, (uintptr_t)HUGE_PAGE);
+        end = ((uintptr_t)ws->out + ws->out_cap) & ~((uintptr_t)HUGE_PAGE - 1);
+        if (end > start)
+                (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+}
 
 static void export_one(struct xfile *x, struct worker_state *ws, struct job *j)
 {
@@ -726,6 +744,7 @@ static void export_one(struct xfile *x, struct worker_state *ws, struct job *j)
                 job_skip(j, r, "render", NULL);
                 goto out;
         }
+        out_advise(ws);
         snprintf(name, sizeof(name), "%08" PRIx32 ".eml", j->nid);
         r = write_file(x->rootfd, dir, name, ws->out, len);
         if (r < 0) {
@@ -751,6 +770,11 @@ static void *worker_main(void *arg)
         int r;
 
         r = decoder_new(x, &ws.pf, &diag);
+        /* Room for most messages at once (untouched pages cost nothing). */
+        if (posix_memalign((void **)&ws.out, HUGE_PAGE, OUT_INITIAL) == 0) {
+                ws.out_cap = OUT_INITIAL;
+                out_advise(&ws);
+        }
         for (;;) {
                 size_t i = atomic_fetch_add(&x->next, 1);
 
