@@ -50,7 +50,7 @@ struct options {
         unsigned mailboxes;
         unsigned files_per_mailbox;
         uint64_t seed;
-        double dup_rate, copy_rate, corrupt_rate, password_rate, permute_rate;
+        double dup_rate, copy_rate, corrupt_rate, password_rate, permute_rate, cyclic_rate;
         double embedded_rate, corpus_rate;
         unsigned jobs;
         char *corpus[MAX_CORPUS_PATHS];
@@ -310,6 +310,7 @@ static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mai
 {
         struct pstw_opts po = { .crypt = fr->crypt, .has_password = fr->password,
                                 .password_crc = fr->password_crc };
+        uint8_t record_key[16];
         struct gen_arena arena = { .chunk_size = 256 * KIB };
         char full[4096], store_name[160];
         struct pstw *w = NULL;
@@ -324,6 +325,10 @@ static int write_pst(const struct estate *es, struct mailbox *mb, struct gen_mai
         snprintf(full, sizeof(full), "%s/%s", es->o->out, fr->path);
         snprintf(store_name, sizeof(store_name), "%s", mb->owner->name);
         po.display_name = store_name;
+        /* Each file its own store UID, as separately created PSTs have. */
+        put_le64(record_key, gen_rng_next(r));
+        put_le64(record_key + 8, gen_rng_next(r));
+        po.record_key = record_key;
         fd = open(full, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return mb_fail(mb, -errno, "cannot create", full, NULL);
@@ -537,7 +542,13 @@ static int make_mailbox(struct estate *es, struct mailbox *mb)
                         ret = mb_fail(mb, -ENOMEM, "mailbox", mb->owner->smtp, NULL);
                         goto out;
                 }
-                fr->crypt = gen_rng_unit(&r) < o->permute_rate ? PST_CRYPT_PERMUTE : PST_CRYPT_NONE;
+                {
+                        double u = gen_rng_unit(&r);
+
+                        fr->crypt = u < o->permute_rate                  ? PST_CRYPT_PERMUTE
+                                    : u < o->permute_rate + o->cyclic_rate ? PST_CRYPT_CYCLIC
+                                                                           : PST_CRYPT_NONE;
+                }
                 if (gen_rng_unit(&r) < o->password_rate) {
                         snprintf(fr->password_text, sizeof(fr->password_text), "%.40s%04u",
                                  mb->owner->login, (unsigned)gen_rng_below(&r, 10000));
@@ -676,10 +687,11 @@ static int write_manifest(const struct estate *es, uint64_t total)
         fprintf(f, "{\n\"generator\": {\"tool\": \"gen-estate\", \"seed\": %" PRIu64
                    ", \"size\": %" PRIu64 ", \"mailboxes\": %u, \"files_per_mailbox\": %u"
                    ", \"dup_rate\": %g, \"copy_rate\": %g, \"corrupt_rate\": %g"
-                   ", \"password_rate\": %g, \"permute_rate\": %g, \"embedded_rate\": %g"
+                   ", \"password_rate\": %g, \"permute_rate\": %g, \"cyclic_rate\": %g"
+                   ", \"embedded_rate\": %g"
                    ", \"corpus_rate\": %g, \"corpus_files\": %u, \"corpus_messages\": %zu},\n",
                 o->seed, o->size, o->mailboxes, o->files_per_mailbox, o->dup_rate, o->copy_rate,
-                o->corrupt_rate, o->password_rate, o->permute_rate, o->embedded_rate,
+                o->corrupt_rate, o->password_rate, o->permute_rate, o->cyclic_rate, o->embedded_rate,
                 o->corpus_rate, es->corpus.files, es->corpus.n_msgs);
         fputs("\"content_hash\": \"pstream-item-v1: XXH3-128 of the canonical serialisation of "
               "an item's properties, recipients and attachments (bench/README.md)\",\n", f);
@@ -773,6 +785,7 @@ static const char usage[] =
         "  --corrupt-rate C       share of files damaged after writing (0)\n"
         "  --password-rate P      share of files with a password CRC (0)\n"
         "  --permute-rate P       share of files permute-encoded (0.25)\n"
+        "  --cyclic-rate P        share of files with cyclic encoding (0.05)\n"
         "  --embedded-rate E      share of messages forwarding an embedded message (0.02)\n"
         "  --corpus PATH          harvest real messages from the PSTs under PATH (repeatable)\n"
         "  --corpus-rate R        share of messages built on a corpus message (0.3)\n"
@@ -837,7 +850,8 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
 static int parse_options(int argc, char **argv, struct options *o)
 {
         enum { O_OUT = 256, O_SIZE, O_MAILBOXES, O_FILES, O_SEED, O_DUP, O_COPY, O_CORRUPT,
-               O_PASSWORD, O_PERMUTE, O_EMBEDDED, O_CORPUS, O_CORPUS_RATE, O_JOBS, O_HELP };
+               O_PASSWORD, O_PERMUTE, O_CYCLIC, O_EMBEDDED, O_CORPUS, O_CORPUS_RATE, O_JOBS,
+               O_HELP };
         static const struct option longopts[] = {
                 { "out", required_argument, NULL, O_OUT },
                 { "size", required_argument, NULL, O_SIZE },
@@ -849,6 +863,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 { "corrupt-rate", required_argument, NULL, O_CORRUPT },
                 { "password-rate", required_argument, NULL, O_PASSWORD },
                 { "permute-rate", required_argument, NULL, O_PERMUTE },
+                { "cyclic-rate", required_argument, NULL, O_CYCLIC },
                 { "embedded-rate", required_argument, NULL, O_EMBEDDED },
                 { "corpus", required_argument, NULL, O_CORPUS },
                 { "corpus-rate", required_argument, NULL, O_CORPUS_RATE },
@@ -864,6 +879,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 .files_per_mailbox = 3,
                 .copy_rate = -1,
                 .permute_rate = 0.25,
+                .cyclic_rate = 0.05,
                 .embedded_rate = 0.02,
                 .corpus_rate = 0.3,
                 .jobs = ncpu > 0 ? (unsigned)MIN(ncpu, 64) : 1,
@@ -891,6 +907,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 case O_CORRUPT: r = parse_rate(optarg, &o->corrupt_rate); break;
                 case O_PASSWORD: r = parse_rate(optarg, &o->password_rate); break;
                 case O_PERMUTE: r = parse_rate(optarg, &o->permute_rate); break;
+                case O_CYCLIC: r = parse_rate(optarg, &o->cyclic_rate); break;
                 case O_EMBEDDED: r = parse_rate(optarg, &o->embedded_rate); break;
                 case O_CORPUS_RATE: r = parse_rate(optarg, &o->corpus_rate); break;
                 case O_CORPUS:
@@ -917,6 +934,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         if (o->copy_rate < 0)
                 o->copy_rate = o->dup_rate / 2;
+        if (o->permute_rate + o->cyclic_rate > 1) {
+                fputs("gen-estate: --permute-rate + --cyclic-rate is more than 1\n", stderr);
+                return -EINVAL;
+        }
         return 0;
 }
 

@@ -289,7 +289,8 @@ def check_other_readers(t, out, m, picks, timeout):
         t.check(rc2 == 0 and (msgs2, atts2, emb2) == want,
                 f"{f['path']}: readpst rc {rc2}, {msgs2} messages, {atts2} attachment files, "
                 f"{emb2} embedded messages == manifest {want}")
-        print(f"# {f['path']} ({f['size']} bytes): pffexport {t1 - t0:.1f} s, readpst {t2 - t1:.1f} s")
+        print(f"# {f['path']} ({f['size']} bytes, {f['crypt']}, password {f['password']}): "
+              f"pffexport {t1 - t0:.1f} s, readpst {t2 - t1:.1f} s")
         shutil.rmtree(os.path.join(t.tmp, f"pff-{tag}.export"), ignore_errors=True)
         shutil.rmtree(os.path.join(t.tmp, f"rp-{tag}"), ignore_errors=True)
 
@@ -309,7 +310,8 @@ def fast(t, exe, pstream):
     size = 20 * MiB
     base = ["--size", str(size), "--mailboxes", "6", "--files-per-mailbox", "3", "--seed", "6",
             "--dup-rate", "0.3", "--copy-rate", "0.25", "--corrupt-rate", "0.3",
-            "--password-rate", "0.3", "--permute-rate", "0.4", "--embedded-rate", "0.05"]
+            "--password-rate", "0.3", "--permute-rate", "0.4", "--cyclic-rate", "0.2",
+            "--embedded-rate", "0.05"]
     base += corpus_args()
     a, b = t.path("a"), t.path("b")
     m, _ = gen(t, exe, a, base + ["--jobs", "2"], "estate (2 jobs)", 300)
@@ -326,7 +328,8 @@ def fast(t, exe, pstream):
     kinds = {f["corrupt"]["kind"] for f in files if f["corrupt"]}
     t.check(any(f["copy_of"] for f in files), "some file is a whole-file copy")
     t.check(any(f["password"] for f in files), "some file has a password")
-    t.check({f["crypt"] for f in files} == {"none", "permute"}, "both encodings are present")
+    t.check({f["crypt"] for f in files} == {"none", "permute", "cyclic"},
+            "the three encodings are present")
     t.check(kinds == {"block-crc", "truncated", "btree-cycle"},
             f"every kind of damage is present: {kinds}")
     t.check(any(mb["unique_items"] < mb["messages"] for mb in m["mailboxes"]),
@@ -340,8 +343,8 @@ def fast(t, exe, pstream):
 
     clean = [f for f in files if not f["corrupt"] and not f["copy_of"]]
     picks = []
-    for want in (lambda f: f["crypt"] == "permute", lambda f: f["password"],
-                 lambda f: f["crypt"] == "none"):
+    for want in (lambda f: f["crypt"] == "permute", lambda f: f["crypt"] == "cyclic",
+                 lambda f: f["password"], lambda f: f["crypt"] == "none"):
         for f in clean:
             if want(f) and f not in picks:
                 picks.append(f)
