@@ -62,6 +62,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_metrics(proc, log_path, port, timeout=30.0):
+    """Wait until the pstream `proc` logs that it serves metrics on `port`
+    (so nothing else that took the port in between is scraped).  False when
+    it exited first or the time ran out."""
+    want = re.compile(rf"metrics at http://\S+:{port}/metrics")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(log_path, errors="replace") as f:
+            if want.search(f.read()):
+                return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return False
+
+
 def wait_port(port, timeout=30.0, proc=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

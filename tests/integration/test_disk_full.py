@@ -94,6 +94,8 @@ def run(t, state):
         with open(err_path, "wb") as fe:
             proc = harness.spawn(args, stdout=subprocess.DEVNULL, stderr=fe)
             t.procs.append(proc)
+            t.require(harness.wait_metrics(proc, err_path, mport),
+                      f"the ingest serves metrics on port {mport} (see {err_path})")
             t.require(wait_for(lambda: metrics(mport).get("pstream_blocks_staged_total", 0) >= 2,
                                30), "the ingest stages blocks")
             filled = fill(filler)

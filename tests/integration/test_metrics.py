@@ -103,6 +103,8 @@ def main():
                 proc = harness.spawn([harness.pstream_bin(), "daemon", "-c", cfg],
                                      stdout=subprocess.DEVNULL, stderr=fe)
                 t.procs.append(proc)
+                t.require(harness.wait_metrics(proc, err_path, mport),
+                          f"the daemon serves metrics on port {mport} (see {err_path})")
                 end = time.monotonic() + 120
                 done = False
                 while time.monotonic() < end and not done:
@@ -176,18 +178,17 @@ def main():
             text = f.read().replace(f"127.0.0.1:{mport2}", f"0.0.0.0:{mport2}")
         with open(cfg2, "w") as f:
             f.write(text)
-        with open(t.path("logs", "remote.stderr"), "wb") as fe:
+        remote_err = t.path("logs", "remote.stderr")
+        with open(remote_err, "wb") as fe:
             proc = harness.spawn([harness.pstream_bin(), "daemon", "-c", cfg2],
                                  stdout=subprocess.DEVNULL, stderr=fe)
             t.procs.append(proc)
-            ok = False
-            for _ in range(50):
-                time.sleep(0.2)
-                try:
-                    ok = scrape(mport2)[0] == 200
-                    break
-                except (urllib.error.URLError, ConnectionError):
-                    pass
+            t.require(harness.wait_metrics(proc, remote_err, mport2),
+                      f"the daemon serves metrics on 0.0.0.0:{mport2}")
+            try:
+                ok = scrape(mport2)[0] == 200
+            except (urllib.error.URLError, ConnectionError):
+                ok = False
             t.check(ok, "0.0.0.0 accepted with metrics_allow_remote = yes")
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)

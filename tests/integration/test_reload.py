@@ -93,6 +93,8 @@ def main():
             proc = harness.spawn([harness.pstream_bin(), "daemon", "-c", cfg],
                                  stdout=subprocess.DEVNULL, stderr=fe)
             t.procs.append(proc)
+            t.require(harness.wait_metrics(proc, err_path, port),
+                      f"the daemon serves metrics on port {port} (see {err_path})")
 
             def sent():
                 try:

@@ -122,6 +122,8 @@ def daemon_captures(t, c, src, secrets):
             proc = harness.spawn([harness.pstream_bin(), "daemon", "-c", cfg],
                                  stdout=subprocess.DEVNULL, stderr=fe)
             t.procs.append(proc)
+            t.require(harness.wait_metrics(proc, err_path, mport),
+                      f"the daemon serves metrics on port {mport}")
             during = 0
             end = time.monotonic() + 90
             while time.monotonic() < end:
