@@ -96,18 +96,26 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 /* s as valid UTF-8 (invalid sequences and NULs become U+FFFD). */
 static void mb_utf8(struct mbuf *b, const uint8_t *s, size_t n)
 {
-        while (n > 0) {
-                size_t k = s[0] ? utf8_len(s, n) : 0;
+        size_t i = 0, start = 0;
 
-                if (k == 0) {
-                        mb_put(b, "\xEF\xBF\xBD", 3);
-                        k = 1;
-                } else {
-                        mb_put(b, s, k);
+        /* Valid runs are copied whole; only a bad byte breaks one. */
+        while (i < n) {
+                size_t k;
+
+                if (s[i] != 0 && s[i] < 0x80) {
+                        i++;
+                        continue;
                 }
-                s += k;
-                n -= k;
+                k = s[i] ? utf8_len(s + i, n - i) : 0;
+                if (k > 0) {
+                        i += k;
+                        continue;
+                }
+                mb_put(b, s + start, i - start);
+                mb_put(b, "\xEF\xBF\xBD", 3);
+                start = ++i;
         }
+        mb_put(b, s + start, n - start);
 }
 
 static bool is_ascii_print(const char *s)
@@ -302,38 +310,52 @@ static void qp_body(struct mbuf *b, const uint8_t *s, size_t n)
 {
         static const char hex[] = "0123456789ABCDEF";
         size_t col = 0;
+        uint8_t *o;
 
+        /* At most 3 characters a byte, a soft break per 25 bytes, a CRLF:
+         * reserved once, then written in place. */
+        if (n > (PST_MIME_MAX_OUT - 16) / 4) {
+                b->err = b->err < 0 ? b->err : -EFBIG;
+                return;
+        }
+        if (!mb_reserve(b, 3 * n + n / 8 + 16))
+                return;
+        o = b->p + b->len;
         for (size_t i = 0; i < n; i++) {
                 bool eol = i + 1 >= n || (s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n');
-                char t[3];
                 size_t k;
 
                 if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') {
-                        mb_put(b, "\r\n", 2);
+                        *o++ = '\r';
+                        *o++ = '\n';
                         col = 0;
                         i++;
                         continue;
                 }
                 /* Whitespace before a line end would be stripped in transit. */
-                if ((s[i] >= 0x21 && s[i] <= 0x7E && s[i] != '=') ||
-                    ((s[i] == ' ' || s[i] == '\t') && !eol)) {
-                        t[0] = (char)s[i];
-                        k = 1;
-                } else {
-                        t[0] = '=';
-                        t[1] = hex[s[i] >> 4];
-                        t[2] = hex[s[i] & 15];
-                        k = 3;
-                }
+                k = (s[i] >= 0x21 && s[i] <= 0x7E && s[i] != '=') || ((s[i] == ' ' || s[i] == '\t') && !eol)
+                            ? 1
+                            : 3;
                 if (col + k > MIME_LINE - 1) {
-                        mb_put(b, "=\r\n", 3);
+                        *o++ = '=';
+                        *o++ = '\r';
+                        *o++ = '\n';
                         col = 0;
                 }
-                mb_put(b, t, k);
+                if (k == 1) {
+                        *o++ = s[i];
+                } else {
+                        *o++ = '=';
+                        *o++ = (uint8_t)hex[s[i] >> 4];
+                        *o++ = (uint8_t)hex[s[i] & 15];
+                }
                 col += k;
         }
-        if (n > 0 && !(n >= 2 && s[n - 2] == '\r' && s[n - 1] == '\n'))
-                mb_put(b, "\r\n", 2);
+        if (n > 0 && !(n >= 2 && s[n - 2] == '\r' && s[n - 1] == '\n')) {
+                *o++ = '\r';
+                *o++ = '\n';
+        }
+        b->len = (size_t)(o - b->p);
 }
 
 /* ---- header fields ---------------------------------------------------- */

@@ -222,7 +222,9 @@ static int emit_unicode(struct rtf_parser *ps, int32_t v)
 
 static bool word_is(const char *w, const char *s)
 {
-        return strcmp(w, s) == 0;
+        /* Control words are compared against dozens of names each: most
+         * differ in the first letter. */
+        return w[0] == s[0] && strcmp(w, s) == 0;
 }
 
 /* Destinations whose content is never visible text. */
