@@ -198,7 +198,8 @@ static size_t b64_line_scalar(uint8_t *o, const uint8_t *s, size_t n)
  * and shuffle-table method of Muła and Lemire, "Faster Base64 Encoding
  * and Decoding Using AVX2 Instructions", 2018).  Reads 16 bytes for 12,
  * so it stops while 16 remain and leaves the rest to the scalar code. */
-__attribute__((target("ssse3"))) static size_t b64_line_ssse3(uint8_t *o, const uint8_t *s, size_t n)
+__attribute__((target("ssse3"))) static size_t b64_line_ssse3(uint8_t *o, const uint8_t *s, size_t n,
+                                                              size_t avail)
 {
         const __m128i shuf = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
         const __m128i lut = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
@@ -206,7 +207,11 @@ __attribute__((target("ssse3"))) static size_t b64_line_ssse3(uint8_t *o, const 
                                           '/' - 63, 'A', 0, 0);
         size_t i = 0, k = 0;
 
-        for (; i + 16 <= n; i += 12, k += 16) {
+        /* A step reads 16 bytes and encodes the first 12; it may read into
+         * the next line (avail bytes follow s).  A line's last 9 bytes are
+         * one more step whose 4 surplus characters the line end and the
+         * next line overwrite. */
+        for (; i + 12 <= n + (n - i == 9 ? 3 : 0) && i + 16 <= avail; i += 12, k += 16) {
                 __m128i in = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + i)), shuf);
                 __m128i t0 = _mm_and_si128(in, _mm_set1_epi32(0x0fc0fc00));
                 __m128i t1 = _mm_mulhi_epu16(t0, _mm_set1_epi32(0x04000040));
@@ -219,22 +224,36 @@ __attribute__((target("ssse3"))) static size_t b64_line_ssse3(uint8_t *o, const 
                 r = _mm_or_si128(r, _mm_and_si128(less, _mm_set1_epi8(13)));
                 r = _mm_add_epi8(_mm_shuffle_epi8(lut, r), idx);
                 _mm_storeu_si128((__m128i *)(o + k), r);
+                if (n - i == 9)
+                        return k + 12;
         }
         return k + b64_line_scalar(o + k, s + i, n - i);
 }
 
-typedef size_t (*b64_line_fn)(uint8_t *o, const uint8_t *s, size_t n);
+typedef size_t (*b64_line_fn)(uint8_t *o, const uint8_t *s, size_t n, size_t avail);
+
+static size_t b64_line_plain(uint8_t *o, const uint8_t *s, size_t n, size_t avail)
+{
+        (void)avail;
+        return b64_line_scalar(o, s, n);
+}
 
 static b64_line_fn b64_line_pick(void)
 {
-        return __builtin_cpu_supports("ssse3") ? b64_line_ssse3 : b64_line_scalar;
+        return __builtin_cpu_supports("ssse3") ? b64_line_ssse3 : b64_line_plain;
 }
 #else
-typedef size_t (*b64_line_fn)(uint8_t *o, const uint8_t *s, size_t n);
+typedef size_t (*b64_line_fn)(uint8_t *o, const uint8_t *s, size_t n, size_t avail);
+
+static size_t b64_line_plain(uint8_t *o, const uint8_t *s, size_t n, size_t avail)
+{
+        (void)avail;
+        return b64_line_scalar(o, s, n);
+}
 
 static b64_line_fn b64_line_pick(void)
 {
-        return b64_line_scalar;
+        return b64_line_plain;
 }
 #endif
 
@@ -256,7 +275,7 @@ static void b64_body(struct mbuf *b, const uint8_t *s, size_t n)
                 return;
         for (size_t i = 0; i < n; i += 57) {
                 uint8_t *o = b->p + b->len;
-                size_t k = b64_line(o, s + i, MIN((size_t)57, n - i));
+                size_t k = b64_line(o, s + i, MIN((size_t)57, n - i), n - i);
 
                 o[k] = '\r';
                 o[k + 1] = '\n';
